@@ -1,0 +1,3 @@
+// The public API of switchyard. Only re-exports live here.
+export * from './cancel/index.ts';
+export * from './task/index.ts';
