@@ -11,7 +11,7 @@ export class SwitchyardError extends Error {
   }
 
   static {
-    this.prototype.name = 'SwitchyardError';
+    SwitchyardError.prototype.name = 'SwitchyardError';
   }
 }
 
@@ -26,7 +26,7 @@ export class TimeoutError extends SwitchyardError {
   }
 
   static {
-    this.prototype.name = 'TimeoutError';
+    TimeoutError.prototype.name = 'TimeoutError';
   }
 }
 
@@ -41,6 +41,6 @@ export class CancelledError extends SwitchyardError {
   }
 
   static {
-    this.prototype.name = 'CancelledError';
+    CancelledError.prototype.name = 'CancelledError';
   }
 }

@@ -12,7 +12,9 @@ export function durationError(
   { allowInfinity = false } = {},
 ): RangeError | TypeError | undefined {
   if (typeof value !== 'number' || Number.isNaN(value)) {
-    return new TypeError(`${where}: ${name} must be a number of milliseconds, got ${String(value)}`);
+    return new TypeError(
+      `${where}: ${name} must be a number of milliseconds, got ${String(value)}`,
+    );
   }
   if (value < 0) return new RangeError(`${where}: ${name} must be >= 0, got ${value}`);
   if (value === Number.POSITIVE_INFINITY) {

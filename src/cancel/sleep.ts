@@ -12,7 +12,8 @@ export interface SleepOptions {
  */
 export function sleep(ms: number, options: SleepOptions = {}): Promise<void> {
   const { signal } = options;
-  const invalid = durationError('sleep', 'ms', ms, { allowInfinity: true }) ?? signalError('sleep', signal);
+  const invalid =
+    durationError('sleep', 'ms', ms, { allowInfinity: true }) ?? signalError('sleep', signal);
   if (invalid) return Promise.reject(invalid);
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise<void>((resolve, reject) => {

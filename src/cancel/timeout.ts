@@ -77,7 +77,14 @@ export class TimeoutPolicy implements Policy {
 
   execute<T>(fn: Work<T>, options: ExecuteOptions = {}): Promise<T> {
     const { ms } = this;
-    return runWithin('timeout', ms, fn, options.signal, () => new TimeoutError(ms), 'reject') as Promise<T>;
+    return runWithin(
+      'timeout',
+      ms,
+      fn,
+      options.signal,
+      () => new TimeoutError(ms),
+      'reject',
+    ) as Promise<T>;
   }
 }
 
@@ -97,18 +104,34 @@ export function timeout<T>(
   options: TimeoutOptions = {},
 ): Promise<T> | TimeoutPolicy {
   if (fn === undefined) return new TimeoutPolicy(ms);
-  return runWithin('timeout', ms, fn, options.signal, () => new TimeoutError(ms), 'reject') as Promise<T>;
+  return runWithin(
+    'timeout',
+    ms,
+    fn,
+    options.signal,
+    () => new TimeoutError(ms),
+    'reject',
+  ) as Promise<T>;
 }
 
 /** `timeout` with an absolute time: `at` is a `Date.now()` timestamp (or a Date). */
-export function deadline<T>(at: number | Date, fn: Work<T>, options: TimeoutOptions = {}): Promise<T> {
+export function deadline<T>(
+  at: number | Date,
+  fn: Work<T>,
+  options: TimeoutOptions = {},
+): Promise<T> {
   const epochMs = at instanceof Date ? at.getTime() : at;
   if (typeof epochMs !== 'number' || Number.isNaN(epochMs)) {
-    return Promise.reject(new TypeError(`deadline: at must be a Date.now() timestamp or a Date, got ${String(at)}`));
+    return Promise.reject(
+      new TypeError(`deadline: at must be a Date.now() timestamp or a Date, got ${String(at)}`),
+    );
   }
   const ms = Math.max(0, epochMs - Date.now());
   const makeError = () =>
-    new TimeoutError(ms, `deadline passed (${Number.isFinite(epochMs) ? new Date(epochMs).toISOString() : epochMs})`);
+    new TimeoutError(
+      ms,
+      `deadline passed (${Number.isFinite(epochMs) ? new Date(epochMs).toISOString() : epochMs})`,
+    );
   return runWithin('deadline', ms, fn, options.signal, makeError, 'reject') as Promise<T>;
 }
 
@@ -116,6 +139,10 @@ export function deadline<T>(at: number | Date, fn: Work<T>, options: TimeoutOpti
  * trio's `move_on_after`: like `timeout`, but running out of time resolves `undefined`
  * instead of rejecting. Any other failure, and a parent abort, still reject.
  */
-export function moveOnAfter<T>(ms: number, fn: Work<T>, options: TimeoutOptions = {}): Promise<T | undefined> {
+export function moveOnAfter<T>(
+  ms: number,
+  fn: Work<T>,
+  options: TimeoutOptions = {},
+): Promise<T | undefined> {
   return runWithin('moveOnAfter', ms, fn, options.signal, () => new TimeoutError(ms), 'resolve');
 }

@@ -23,7 +23,9 @@ export function asCompleted<const I extends readonly Awaitable<unknown>[]>(
   items: I,
   options: AsCompletedOptions = {},
 ): AsyncIterableIterator<AwaitedItem<I[number]>> {
-  return new CompletionIterator(items, options.signal) as AsyncIterableIterator<AwaitedItem<I[number]>>;
+  return new CompletionIterator(items, options.signal) as AsyncIterableIterator<
+    AwaitedItem<I[number]>
+  >;
 }
 
 class CompletionIterator implements AsyncIterableIterator<unknown> {
@@ -57,7 +59,8 @@ class CompletionIterator implements AsyncIterableIterator<unknown> {
     }
     const outcome = this.#outcomes.shift();
     if (outcome !== undefined) return this.#deliver(outcome);
-    if (this.#finished || this.#remaining === 0) return Promise.resolve({ value: undefined, done: true });
+    if (this.#finished || this.#remaining === 0)
+      return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 

@@ -22,7 +22,7 @@ export class TaskGroupError extends AggregateError {
   }
 
   static {
-    this.prototype.name = 'TaskGroupError';
+    TaskGroupError.prototype.name = 'TaskGroupError';
   }
 }
 
@@ -33,6 +33,6 @@ export class GroupClosedError extends SwitchyardError {
   }
 
   static {
-    this.prototype.name = 'GroupClosedError';
+    GroupClosedError.prototype.name = 'GroupClosedError';
   }
 }

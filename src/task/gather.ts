@@ -15,7 +15,9 @@ export interface GatherOptions {
 
 type Results<I extends readonly unknown[]> = { -readonly [K in keyof I]: AwaitedItem<I[K]> };
 // Rejections are almost always Errors; one that is not comes through as thrown.
-type Settled<I extends readonly unknown[]> = { -readonly [K in keyof I]: AwaitedItem<I[K]> | Error };
+type Settled<I extends readonly unknown[]> = {
+  -readonly [K in keyof I]: AwaitedItem<I[K]> | Error;
+};
 
 const noop = () => {};
 

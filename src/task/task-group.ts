@@ -63,7 +63,9 @@ export class TaskGroup implements TaskOwner, LiveTasks, AsyncDisposable {
     }
     this.name = name ?? `group-${nextGroupId++}`;
     this.#parent = signal;
-    this.#graceMs = checkDuration('TaskGroup', 'cancelGraceMs', cancelGraceMs, { allowInfinity: true });
+    this.#graceMs = checkDuration('TaskGroup', 'cancelGraceMs', cancelGraceMs, {
+      allowInfinity: true,
+    });
   }
 
   /** Aborted when the group is cancelled: by a failure, the parent, or `cancel()`. */
@@ -187,7 +189,8 @@ export class TaskGroup implements TaskOwner, LiveTasks, AsyncDisposable {
   #becomeBusy(): void {
     busyGroups.add(this);
     const parent = this.#parent;
-    if (parent !== undefined) this.#unsubscribeParent = onAbort(parent, (reason) => this.#cancel(reason));
+    if (parent !== undefined)
+      this.#unsubscribeParent = onAbort(parent, (reason) => this.#cancel(reason));
   }
 
   #becomeIdle(): void {

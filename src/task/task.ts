@@ -46,7 +46,8 @@ export class Task<T> implements PromiseLike<T> {
   #controller: AbortController | undefined;
   #cancelReason: unknown;
   #promise: Promise<T> | undefined;
-  #resolve: ((value: T) => void) | undefined;
+  // Typed loosely so that Task<T> stays covariant (a Task<string> is a Task<unknown>).
+  #resolve: ((value: unknown) => void) | undefined;
   #reject: ((reason: unknown) => void) | undefined;
   /** @internal Position in the owner's live list (swap-remove). */
   slot = -1;
@@ -54,10 +55,8 @@ export class Task<T> implements PromiseLike<T> {
   /** @internal Tasks are made by `TaskGroup#spawn`. */
   constructor(
     owner: TaskOwner,
-    // biome-ignore lint/complexity/noBannedTypes: only its name is kept
     fn: Function,
     name: string | undefined,
-    // biome-ignore lint/complexity/noBannedTypes: the frame to capture below
     spawner: Function,
   ) {
     this.#owner = owner;
@@ -180,7 +179,7 @@ export class Task<T> implements PromiseLike<T> {
     if (this.#state !== 'pending') return;
     this.#state = state;
     this.#value = value;
-    if (state === 'fulfilled') this.#resolve?.(value as T);
+    if (state === 'fulfilled') this.#resolve?.(value);
     else this.#reject?.(value);
     this.#owner.taskSettled(this as Task<unknown>, state, value);
   }
@@ -191,7 +190,7 @@ export class Task<T> implements PromiseLike<T> {
       else if (this.#state !== 'pending') this.#promise = Promise.reject(this.#value);
       else {
         this.#promise = new Promise<T>((resolve, reject) => {
-          this.#resolve = resolve;
+          this.#resolve = resolve as (value: unknown) => void;
           this.#reject = reject;
         });
       }

@@ -43,7 +43,6 @@ export class SpawnSite {
   readonly #holder: { stack?: string } = {};
   #text: string | undefined;
 
-  // biome-ignore lint/complexity/noBannedTypes: captureStackTrace takes any function
   constructor(below: Function) {
     const limit = Error.stackTraceLimit;
     if (limit < 2) Error.stackTraceLimit = 2;

@@ -34,8 +34,12 @@ export function wait<P extends PromiseLike<unknown>>(
     signalError('wait', signal) ??
     (RETURN_WHEN.includes(returnWhen)
       ? undefined
-      : new TypeError(`wait: returnWhen must be one of ${RETURN_WHEN.join(', ')}, got ${String(returnWhen)}`)) ??
-    (timeout === undefined ? undefined : durationError('wait', 'timeout', timeout, { allowInfinity: true }));
+      : new TypeError(
+          `wait: returnWhen must be one of ${RETURN_WHEN.join(', ')}, got ${String(returnWhen)}`,
+        )) ??
+    (timeout === undefined
+      ? undefined
+      : durationError('wait', 'timeout', timeout, { allowInfinity: true }));
   if (invalid) return Promise.reject(invalid);
   if (signal?.aborted) return Promise.reject(signal.reason);
 
@@ -71,7 +75,8 @@ export function wait<P extends PromiseLike<unknown>>(
         () => settle(item, true),
       );
     }
-    if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) timer = setTimeout(finish, timeout);
+    if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY)
+      timer = setTimeout(finish, timeout);
     if (signal) {
       unsubscribe = onAbort(signal, (reason) => {
         if (settled) return;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
-import { setTimeout as nodeSleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
+import { setTimeout as nodeSleep } from 'node:timers/promises';
 import {
   deadline,
   moveOnAfter,
@@ -43,14 +43,18 @@ describe('timeout', () => {
     const parent = new AbortController();
     const before = activeTimers();
     await timeout(60_000, async () => 1, { signal: parent.signal });
-    await timeout(60_000, async () => Promise.reject(new Error('x')), { signal: parent.signal }).catch(() => {});
+    await timeout(60_000, async () => Promise.reject(new Error('x')), {
+      signal: parent.signal,
+    }).catch(() => {});
     await timeout(5, untilAborted, { signal: parent.signal }).catch(() => {});
     assert.equal(activeTimers(), before);
     assert.equal(getEventListeners(parent.signal, 'abort').length, 0);
   });
 
   it("turns node's AbortError (cause = the reason) into the TimeoutError", async () => {
-    const error = await timeout(5, (signal) => nodeSleep(60_000, undefined, { signal })).catch((e) => e);
+    const error = await timeout(5, (signal) => nodeSleep(60_000, undefined, { signal })).catch(
+      (e) => e,
+    );
     assert.ok(error instanceof TimeoutError);
   });
 
@@ -97,9 +101,18 @@ describe('timeout', () => {
   });
 
   it('rejects bad arguments with an error that names them, never a synchronous throw', async () => {
-    await assert.rejects(timeout(-5, async () => 1), /timeout: ms must be >= 0, got -5/);
-    await assert.rejects(timeout(Number.NaN, async () => 1), /timeout: ms must be a number/);
-    await assert.rejects(timeout(2 ** 31, async () => 1), /at most 2147483647 ms/);
+    await assert.rejects(
+      timeout(-5, async () => 1),
+      /timeout: ms must be >= 0, got -5/,
+    );
+    await assert.rejects(
+      timeout(Number.NaN, async () => 1),
+      /timeout: ms must be a number/,
+    );
+    await assert.rejects(
+      timeout(2 ** 31, async () => 1),
+      /at most 2147483647 ms/,
+    );
     // biome-ignore lint/suspicious/noExplicitAny: deliberately wrong input
     await assert.rejects(timeout(5, 'nope' as any), /fn must be a function/);
   });

@@ -75,20 +75,23 @@ describe('TaskGroup', () => {
 
   it('passes a nested group failure to the outer group as one TaskGroupError', async () => {
     const inner = new Error('inner');
-    const error = await taskGroup(async (outer) => {
-      outer.spawn((signal) =>
-        taskGroup(
-          async (tg) => {
-            tg.spawn(async () => {
-              throw inner;
-            });
-            tg.spawn((s) => untilAborted(s));
-          },
-          { signal, name: 'inner' },
-        ),
-      );
-      outer.spawn((signal) => untilAborted(signal));
-    }, { name: 'outer' }).catch((e) => e);
+    const error = await taskGroup(
+      async (outer) => {
+        outer.spawn((signal) =>
+          taskGroup(
+            async (tg) => {
+              tg.spawn(async () => {
+                throw inner;
+              });
+              tg.spawn((s) => untilAborted(s));
+            },
+            { signal, name: 'inner' },
+          ),
+        );
+        outer.spawn((signal) => untilAborted(signal));
+      },
+      { name: 'outer' },
+    ).catch((e) => e);
     assert.ok(error instanceof TaskGroupError);
     assert.equal(error.group, 'outer');
     assert.equal(error.errors.length, 1);
@@ -247,11 +250,14 @@ describe('TaskGroup', () => {
   it('accepts synchronous functions and non-promise thenables', async () => {
     const tg = new TaskGroup();
     const sync = tg.spawn(() => 5);
-    const thenable = tg.spawn(() => ({
-      then(resolve: (v: number) => void) {
-        resolve(6);
-      },
-    }));
+    const thenable = tg.spawn(
+      (): PromiseLike<number> => ({
+        // biome-ignore lint/suspicious/noExplicitAny: a minimal hand-written thenable
+        then(resolve: any) {
+          return resolve(6);
+        },
+      }),
+    );
     await tg.wait();
     assert.equal(await sync, 5);
     assert.equal(await thenable, 6);
@@ -266,7 +272,10 @@ describe('TaskGroup', () => {
   });
 
   it('rejects a bad cancelGraceMs and a non-function with errors that say what is wrong', () => {
-    assert.throws(() => new TaskGroup({ cancelGraceMs: -1 }), /TaskGroup: cancelGraceMs must be >= 0/);
+    assert.throws(
+      () => new TaskGroup({ cancelGraceMs: -1 }),
+      /TaskGroup: cancelGraceMs must be >= 0/,
+    );
     // biome-ignore lint/suspicious/noExplicitAny: deliberately wrong input
     assert.throws(() => new TaskGroup().spawn('x' as any), /spawn: expected a function/);
   });
