@@ -53,12 +53,7 @@ export class Task<T> implements PromiseLike<T> {
   slot = -1;
 
   /** @internal Tasks are made by `TaskGroup#spawn`. */
-  constructor(
-    owner: TaskOwner,
-    fn: Function,
-    name: string | undefined,
-    spawner: Function,
-  ) {
+  constructor(owner: TaskOwner, fn: Function, name: string | undefined, spawner: Function) {
     this.#owner = owner;
     this.#name = name;
     this.#fnName = fn.name;
