@@ -8,7 +8,12 @@ const [command] = process.argv.slice(2);
 
 if (command === '--version' || command === '-v') {
   process.stdout.write(`${version}\n`);
-} else if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+} else if (
+  command === undefined ||
+  command === '--help' ||
+  command === '-h' ||
+  command === 'help'
+) {
   process.stdout.write(
     `switchyard ${version}\n\nUsage: switchyard <command>\n\nThe commands (fetch, demo, run, advise, report) are not built yet; the library is.\n`,
   );
