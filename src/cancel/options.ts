@@ -47,3 +47,12 @@ export function signalError(where: string, signal: unknown): TypeError | undefin
   if (signal === undefined || signal instanceof AbortSignal) return undefined;
   return new TypeError(`${where}: signal must be an AbortSignal, got ${typeof signal}`);
 }
+
+/** The options of every wait that nothing else configures. */
+export interface SignalOptions {
+  /**
+   * Aborting it cancels the wait: the call rejects with `signal.reason` and leaves things as if
+   * the wait had never happened.
+   */
+  signal?: AbortSignal | undefined;
+}
