@@ -65,6 +65,10 @@ async function runWithin<T>(
   }
 }
 
+function runTimeout<T>(ms: number, fn: Work<T>, signal: AbortSignal | undefined): Promise<T> {
+  return runWithin('timeout', ms, fn, signal, () => new TimeoutError(ms), 'reject') as Promise<T>;
+}
+
 /** `timeout(ms)` as a policy for `compose()`: each `execute` gets its own `ms` budget. */
 export class TimeoutPolicy implements Policy {
   readonly ms: number;
@@ -76,15 +80,7 @@ export class TimeoutPolicy implements Policy {
   }
 
   execute<T>(fn: Work<T>, options: ExecuteOptions = {}): Promise<T> {
-    const { ms } = this;
-    return runWithin(
-      'timeout',
-      ms,
-      fn,
-      options.signal,
-      () => new TimeoutError(ms),
-      'reject',
-    ) as Promise<T>;
+    return runTimeout(this.ms, fn, options.signal);
   }
 }
 
@@ -104,14 +100,7 @@ export function timeout<T>(
   options: TimeoutOptions = {},
 ): Promise<T> | TimeoutPolicy {
   if (fn === undefined) return new TimeoutPolicy(ms);
-  return runWithin(
-    'timeout',
-    ms,
-    fn,
-    options.signal,
-    () => new TimeoutError(ms),
-    'reject',
-  ) as Promise<T>;
+  return runTimeout(ms, fn, options.signal);
 }
 
 /** `timeout` with an absolute time: `at` is a `Date.now()` timestamp (or a Date). */

@@ -14,7 +14,7 @@ import {
   QueueFullError,
   QueueShutDownError,
 } from '../../src/queue/index.ts';
-import { failOnUnhandledRejections, tick } from '../sync/helpers.ts';
+import { failOnUnhandledRejections, nextTurn } from '../support/helpers.ts';
 
 failOnUnhandledRejections();
 
@@ -26,7 +26,7 @@ type Op =
   | { t: 'abort'; k: number }
   | { t: 'taskDone' }
   | { t: 'shutdown'; immediate: boolean }
-  | { t: 'tick' };
+  | { t: 'nextTurn' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ t: fc.constant('put' as const), withSignal: fc.boolean() }) },
@@ -39,7 +39,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({ t: fc.constant('shutdown' as const), immediate: fc.boolean() }),
   },
-  { weight: 3, arbitrary: fc.record({ t: fc.constant('tick' as const) }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('nextTurn' as const) }) },
 );
 
 interface Call {
@@ -164,8 +164,8 @@ async function runScenario(kind: Kind, maxsize: number, ops: Op[]): Promise<void
         if (op.immediate) dropped += queue.size;
         queue.shutdown({ immediate: op.immediate });
         break;
-      case 'tick':
-        await tick();
+      case 'nextTurn':
+        await nextTurn();
         checkSettled();
         break;
     }
@@ -173,9 +173,9 @@ async function runScenario(kind: Kind, maxsize: number, ops: Op[]): Promise<void
   }
 
   // Shut down, let everything settle, drain the rest.
-  await tick();
+  await nextTurn();
   queue.shutdown();
-  await tick();
+  await nextTurn();
   checkSettled();
   for (const call of [...puts, ...gets]) assert.notEqual(call.outcome, 'pending', 'all settled');
   const remaining: number[] = [];

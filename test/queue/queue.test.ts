@@ -9,7 +9,12 @@ import {
   QueueFullError,
   QueueShutDownError,
 } from '../../src/queue/index.ts';
-import { abortListeners, failOnUnhandledRejections, settled, tick } from '../sync/helpers.ts';
+import {
+  abortListeners,
+  failOnUnhandledRejections,
+  nextTurn,
+  settled,
+} from '../support/helpers.ts';
 
 failOnUnhandledRejections();
 
@@ -168,7 +173,7 @@ describe('Queue', () => {
       assert.equal(queue.stats().cancelledTotal, 1);
     });
 
-    it('keeps the item queued when a put hands it to a get whose abort lands in the same tick', async () => {
+    it('keeps the item queued when a put hands it to a get whose abort lands in the same nextTurn', async () => {
       const queue = new Queue<string>();
       const controller = new AbortController();
       const cancelled = queue.get({ signal: controller.signal });
@@ -181,7 +186,7 @@ describe('Queue', () => {
       assert.equal(abortListeners(controller.signal), 0);
     });
 
-    it('passes an item withdrawn by a same-tick abort on to the next waiting get', async () => {
+    it('passes an item withdrawn by a same-nextTurn abort on to the next waiting get', async () => {
       const queue = new Queue<string>();
       const controller = new AbortController();
       const cancelled = queue.get({ signal: controller.signal });
@@ -215,7 +220,7 @@ describe('Queue', () => {
       assert.equal(queue.stats().putTotal, 1);
     });
 
-    it('does not insert the item of a put whose slot and abort land in the same tick', async () => {
+    it('does not insert the item of a put whose slot and abort land in the same nextTurn', async () => {
       const queue = new Queue<string>({ maxsize: 1 });
       await queue.put('a');
       const controller = new AbortController();
@@ -277,7 +282,7 @@ describe('Queue', () => {
       assert.equal(abortListeners(controller.signal), 0);
     });
 
-    it('rejects a put promised a slot in the same tick as the shutdown, inserting nothing', async () => {
+    it('rejects a put promised a slot in the same nextTurn as the shutdown, inserting nothing', async () => {
       const queue = new Queue<string>({ maxsize: 1 });
       await queue.put('a');
       const controller = new AbortController();
@@ -288,7 +293,7 @@ describe('Queue', () => {
       assert.equal(queue.size, 0);
     });
 
-    it('lets a get promised an item in the same tick as a plain shutdown take it', async () => {
+    it('lets a get promised an item in the same nextTurn as a plain shutdown take it', async () => {
       const queue = new Queue<string>();
       const controller = new AbortController();
       const promised = queue.get({ signal: controller.signal });
@@ -404,7 +409,7 @@ describe('Queue', () => {
           // nothing arrives
         }
       })();
-      await tick();
+      await nextTurn();
       controller.abort(reason);
       await assert.rejects(consumer, (e) => e === reason);
       assert.equal(queue.stats().waitingGetters, 0);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Queue } from '../../src/queue/index.ts';
 import { Semaphore } from '../../src/sync/index.ts';
-import { failOnUnhandledRejections, stackDepth } from '../sync/helpers.ts';
+import { failOnUnhandledRejections, stackDepth } from '../support/helpers.ts';
 
 failOnUnhandledRejections();
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach } from 'node:test';
 
 /** A promise with its settle functions outside, for driving tests step by step. */
@@ -65,4 +66,44 @@ export function failOnUnhandledRejections(): void {
     process.off('unhandledRejection', record);
     assert.deepEqual(seen, [], 'a promise rejection went unhandled');
   });
+}
+
+/** The state of a promise after the microtasks queued so far have run. */
+export async function settled<T>(
+  promise: Promise<T>,
+): Promise<
+  { state: 'pending' } | { state: 'fulfilled'; value: T } | { state: 'rejected'; reason: unknown }
+> {
+  let result:
+    | { state: 'pending' }
+    | { state: 'fulfilled'; value: T }
+    | { state: 'rejected'; reason: unknown } = {
+    state: 'pending',
+  };
+  promise.then(
+    (value) => {
+      result = { state: 'fulfilled', value };
+    },
+    (reason: unknown) => {
+      result = { state: 'rejected', reason };
+    },
+  );
+  await nextTurn();
+  return result;
+}
+
+/** How many 'abort' listeners sit on `signal` (onAbort keeps at most one while in use). */
+export function abortListeners(signal: AbortSignal): number {
+  return getEventListeners(signal, 'abort').length;
+}
+
+/** The number of frames on the current stack, whatever Error.stackTraceLimit says. */
+export function stackDepth(): number {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = Number.POSITIVE_INFINITY;
+  try {
+    return (new Error().stack ?? '').split('\n').length;
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }

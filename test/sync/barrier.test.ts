@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Barrier, BrokenBarrierError } from '../../src/sync/index.ts';
-import { abortListeners, failOnUnhandledRejections, settled } from './helpers.ts';
+import { abortListeners, failOnUnhandledRejections, settled } from '../support/helpers.ts';
 
 failOnUnhandledRejections();
 

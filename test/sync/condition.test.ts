@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Condition, Lock } from '../../src/sync/index.ts';
-import { abortListeners, failOnUnhandledRejections, settled, tick } from './helpers.ts';
+import {
+  abortListeners,
+  failOnUnhandledRejections,
+  nextTurn,
+  settled,
+} from '../support/helpers.ts';
 
 failOnUnhandledRejections();
 
@@ -39,10 +44,10 @@ describe('Condition', () => {
         woken.push(n);
       }),
     );
-    await tick();
+    await nextTurn();
     assert.equal(cond.waiting, 3);
     await cond.run(() => cond.notify(2));
-    await tick();
+    await nextTurn();
     assert.deepEqual(woken, [1, 2]);
     await cond.run(() => cond.notifyAll());
     await Promise.all(waiters);
@@ -58,7 +63,7 @@ describe('Condition', () => {
         stock++;
         cond.notifyAll();
       });
-      await tick();
+      await nextTurn();
     }
     assert.equal(await consumer, 'got 2');
   });
@@ -94,9 +99,9 @@ describe('Condition', () => {
     const cond = new Condition();
     const controller = new AbortController();
     const first = cond.run(() => cond.wait({ signal: controller.signal }));
-    await tick();
+    await nextTurn();
     const second = cond.run(() => cond.wait());
-    await tick();
+    await nextTurn();
     await cond.acquire();
     cond.notify(1);
     controller.abort(new Error('cancelled after notify'));

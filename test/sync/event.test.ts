@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Event } from '../../src/sync/index.ts';
-import { abortListeners, failOnUnhandledRejections, settled, stackDepth } from './helpers.ts';
+import {
+  abortListeners,
+  failOnUnhandledRejections,
+  settled,
+  stackDepth,
+} from '../support/helpers.ts';
 
 failOnUnhandledRejections();
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { type Permit, Semaphore } from '../../src/sync/index.ts';
-import { failOnUnhandledRejections, tick } from './helpers.ts';
+import { failOnUnhandledRejections, nextTurn } from '../support/helpers.ts';
 
 failOnUnhandledRejections();
 
@@ -16,7 +16,7 @@ type Op =
   | { t: 'release'; k: number }
   | { t: 'releaseAgain'; k: number }
   | { t: 'abort'; k: number }
-  | { t: 'tick' };
+  | { t: 'nextTurn' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -27,7 +27,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ t: fc.constant('release' as const), k: fc.nat(20) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('releaseAgain' as const), k: fc.nat(20) }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('abort' as const), k: fc.nat(20) }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('tick' as const) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('nextTurn' as const) }) },
 );
 
 type ModelState = 'queued' | 'tentative' | 'granted' | 'cancelled';
@@ -153,8 +153,8 @@ describe('Semaphore properties', () => {
                 }
                 break;
               }
-              case 'tick':
-                await tick();
+              case 'nextTurn':
+                await nextTurn();
                 settleCheck();
                 break;
             }
@@ -162,7 +162,7 @@ describe('Semaphore properties', () => {
           }
 
           // Wind down: cancel what can be cancelled, then keep releasing until all are back.
-          await tick();
+          await nextTurn();
           settleCheck();
           for (const w of [...queue]) {
             if (!w.controller) continue;
@@ -173,7 +173,7 @@ describe('Semaphore properties', () => {
           while (held.length > 0) {
             held.pop()!.release();
             grantNext();
-            await tick();
+            await nextTurn();
             settleCheck();
             check('wind-down');
           }
@@ -216,10 +216,10 @@ describe('Semaphore properties', () => {
             }
           }
           for (const blocker of blockers) blocker.release();
-          await tick();
+          await nextTurn();
           while (inHand.length > 0) {
             inHand.shift()!.release();
-            await tick();
+            await nextTurn();
           }
           assert.equal(sem.waiting, 0);
           const expected = Array.from(cancelFlags.keys()).filter((i) => !cancelled.has(i));

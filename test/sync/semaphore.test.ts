@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BoundedSemaphore, Lock, Permit, Semaphore } from '../../src/sync/index.ts';
-import { abortListeners, failOnUnhandledRejections, settled, tick } from './helpers.ts';
+import {
+  abortListeners,
+  failOnUnhandledRejections,
+  nextTurn,
+  settled,
+} from '../support/helpers.ts';
 
 failOnUnhandledRejections();
 
@@ -141,7 +146,7 @@ describe('Semaphore', () => {
       assert.equal(sem.waiting, 0);
     });
 
-    it('never lets a cancelled acquire hold a permit when the grant and the abort land in the same tick', async () => {
+    it('never lets a cancelled acquire hold a permit when the grant and the abort land in the same nextTurn', async () => {
       const sem = new Semaphore(1);
       const held = await sem.acquire();
       const controller = new AbortController();
@@ -154,7 +159,7 @@ describe('Semaphore', () => {
       assert.equal(sem.stats().acquiredTotal, 1);
     });
 
-    it('hands a grant withdrawn by a same-tick abort on to the next waiter', async () => {
+    it('hands a grant withdrawn by a same-nextTurn abort on to the next waiter', async () => {
       const sem = new Semaphore(1);
       const held = await sem.acquire();
       const controller = new AbortController();
@@ -167,7 +172,7 @@ describe('Semaphore', () => {
       assert.equal(sem.available, 0);
     });
 
-    it('never starts run() work whose wait was cancelled in the same tick as its grant', async () => {
+    it('never starts run() work whose wait was cancelled in the same nextTurn as its grant', async () => {
       const sem = new Semaphore(1);
       const held = await sem.acquire();
       const controller = new AbortController();
@@ -191,7 +196,7 @@ describe('Semaphore', () => {
       const controller = new AbortController();
       const waiter = sem.acquire({ signal: controller.signal });
       held.release();
-      await tick();
+      await nextTurn();
       controller.abort(new Error('too late'));
       const permit = await waiter;
       assert.equal(sem.available, 0);
@@ -278,7 +283,7 @@ describe('Semaphore', () => {
           sem.run(async () => {
             running++;
             peak = Math.max(peak, running);
-            await tick();
+            await nextTurn();
             running--;
           }),
         ),
@@ -394,7 +399,7 @@ describe('Lock', () => {
       ['a', 'b', 'c'].map((name) =>
         lock.run(async () => {
           log.push(`${name}:in`);
-          await tick();
+          await nextTurn();
           log.push(`${name}:out`);
         }),
       ),
