@@ -3,3 +3,4 @@ export * from './cancel/index.ts';
 export * from './queue/index.ts';
 export * from './sync/index.ts';
 export * from './task/index.ts';
+export * from './resilience/index.ts';

@@ -1,0 +1,86 @@
+// One contender of the resilience benchmark, run in a fresh process by run.ts.
+// Prints one JSON line: { contender, nsPerCall } (the best of the measured rounds).
+import * as cockatiel from 'cockatiel';
+import CircuitBreaker from 'opossum';
+import { timeout } from '../../src/cancel/index.ts';
+import { bulkhead, circuitBreaker, compose, retry } from '../../src/resilience/index.ts';
+
+export const CALLS = 100_000;
+const ROUNDS = 7;
+const WARMUP = 2;
+
+// The trivial async function: it yields once, like an I/O call whose result is ready.
+const work = async (): Promise<number> => {
+  await null;
+  return 1;
+};
+
+type Call = () => Promise<unknown>;
+
+function switchyard(withTimeout: boolean): Call {
+  const rest = [
+    retry({ attempts: 3 }),
+    circuitBreaker({ failureThreshold: 5, halfOpenAfterMs: 10_000 }),
+    bulkhead({ concurrency: 100, queue: 100 }),
+  ] as const;
+  const policy = withTimeout ? compose(timeout(1_000), ...rest) : compose(...rest);
+  return () => policy.execute(work);
+}
+
+function cockatielWrap(withTimeout: boolean): Call {
+  const { handleAll } = cockatiel;
+  const rest = [
+    cockatiel.retry(handleAll, { maxAttempts: 2, backoff: new cockatiel.ExponentialBackoff() }),
+    cockatiel.circuitBreaker(handleAll, {
+      halfOpenAfter: 10_000,
+      breaker: new cockatiel.ConsecutiveBreaker(5),
+    }),
+    cockatiel.bulkhead(100, 100),
+  ] as const;
+  const policy = withTimeout
+    ? cockatiel.wrap(cockatiel.timeout(1_000, cockatiel.TimeoutStrategy.Cooperative), ...rest)
+    : cockatiel.wrap(...rest);
+  return () => policy.execute(work);
+}
+
+let opossum: CircuitBreaker | undefined;
+const contenders: Record<string, () => Call> = {
+  'bare call': () => work,
+  'switchyard timeout+retry+breaker+bulkhead': () => switchyard(true),
+  'cockatiel wrap(timeout, retry, breaker, bulkhead)': () => cockatielWrap(true),
+  'opossum (timeout + breaker + capacity; no retry)': () => {
+    opossum = new CircuitBreaker(work, {
+      timeout: 1_000,
+      capacity: 200,
+      errorThresholdPercentage: 50,
+      resetTimeout: 10_000,
+    });
+    const breaker = opossum;
+    return () => breaker.fire();
+  },
+  'switchyard retry+breaker+bulkhead (no timeout)': () => switchyard(false),
+  'cockatiel wrap(retry, breaker, bulkhead) (no timeout)': () => cockatielWrap(false),
+};
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const name = process.argv[2] ?? '';
+  const make = contenders[name];
+  if (make === undefined) {
+    process.stderr.write(
+      `unknown contender "${name}"; one of: ${Object.keys(contenders).join(', ')}\n`,
+    );
+    process.exit(2);
+  }
+  const call = make();
+  let best = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < WARMUP + ROUNDS; round++) {
+    const started = performance.now();
+    for (let i = 0; i < CALLS; i++) await call();
+    const ns = ((performance.now() - started) * 1e6) / CALLS;
+    if (round >= WARMUP) best = Math.min(best, ns);
+  }
+  opossum?.shutdown();
+  process.stdout.write(`${JSON.stringify({ contender: name, nsPerCall: best })}\n`);
+}
+
+export const names = Object.keys(contenders);

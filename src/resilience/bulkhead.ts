@@ -1,0 +1,120 @@
+import type { ExecuteOptions, Policy } from '../cancel/policy.ts';
+import { Semaphore } from '../sync/semaphore.ts';
+import { channels } from './channels.ts';
+import { BulkheadRejectedError } from './errors.ts';
+import { Emitter, type PolicyEvent } from './events.ts';
+import { callerSignal, checkNumber, executeError, NEVER, type Work } from './internal.ts';
+
+export interface BulkheadOptions {
+  /** Calls running at once. */
+  concurrency: number;
+  /** Calls that may wait for a slot (FIFO); beyond that, `BulkheadRejectedError`. Default 0. */
+  queue?: number;
+  /** A name for events and diagnostics. Default 'bulkhead'. */
+  name?: string;
+}
+
+export interface BulkheadStats {
+  concurrency: number;
+  queue: number;
+  /** Calls running now. */
+  running: number;
+  /** Calls waiting for a slot now. */
+  queued: number;
+  /** Calls that got a slot, since creation. */
+  admitted: number;
+  /** Calls refused because slots and queue were full. */
+  rejected: number;
+  /** Queued calls whose signal aborted before they got a slot. */
+  cancelled: number;
+}
+
+/**
+ * Bounds concurrency: at most `concurrency` calls run, at most `queue` wait (FIFO) and the rest
+ * are refused at once with `BulkheadRejectedError`. Built on `Semaphore`: a queued call whose
+ * signal aborts leaves the queue at once (rejecting with the reason) and never takes a slot.
+ * A *running* call keeps its slot until its work settles — cancellation is cooperative, and
+ * letting go of the slot while the work still runs would break the bound.
+ */
+export class BulkheadPolicy implements Policy {
+  readonly name: string;
+  readonly concurrency: number;
+  readonly queue: number;
+  readonly #semaphore: Semaphore;
+  #running = 0;
+  #rejected = 0;
+  readonly #onRejected = new Emitter<BulkheadRejectedError>();
+  /** Every call refused because slots and queue were full. */
+  readonly onRejected: PolicyEvent<BulkheadRejectedError> = this.#onRejected.event;
+
+  constructor(options: BulkheadOptions) {
+    const where = 'bulkhead';
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`${where}: options with a concurrency are required`);
+    }
+    this.concurrency = checkNumber(where, 'concurrency', options.concurrency, {
+      min: 1,
+      integer: true,
+    });
+    this.queue = checkNumber(where, 'queue', options.queue ?? 0, { integer: true });
+    this.#semaphore = new Semaphore(this.concurrency);
+    this.name = options.name ?? 'bulkhead';
+  }
+
+  stats(): BulkheadStats {
+    const s = this.#semaphore.stats();
+    return {
+      concurrency: this.concurrency,
+      queue: this.queue,
+      running: this.#running,
+      queued: s.waiting,
+      admitted: s.acquiredTotal,
+      rejected: this.#rejected,
+      cancelled: s.cancelledTotal,
+    };
+  }
+
+  execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    const signal = callerSignal(options?.signal);
+    const invalid = executeError('bulkhead.execute', fn, signal);
+    if (invalid !== undefined) return Promise.reject(invalid);
+    const sem = this.#semaphore;
+    if ((sem.available === 0 || sem.waiting !== 0) && sem.waiting >= this.queue) {
+      this.#rejected++;
+      const error = new BulkheadRejectedError(
+        this.#running,
+        this.concurrency,
+        sem.waiting,
+        this.queue,
+      );
+      this.#onRejected.emit(error);
+      if (channels.bulkheadRejected.hasSubscribers) {
+        channels.bulkheadRejected.publish({ policy: this.name, error });
+      }
+      return Promise.reject(error);
+    }
+    const inner = signal ?? NEVER;
+    return sem.run(() => this.#start(fn, inner), signal === undefined ? undefined : { signal });
+  }
+
+  #start<T>(fn: Work<T>, signal: AbortSignal): Promise<T> {
+    this.#running++;
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn(signal);
+    } catch (error) {
+      this.#running--;
+      return Promise.reject(error);
+    }
+    return Promise.resolve(result).finally(this.#done);
+  }
+
+  readonly #done = (): void => {
+    this.#running--;
+  };
+}
+
+/** `new BulkheadPolicy(options)`. */
+export function bulkhead(options: BulkheadOptions): BulkheadPolicy {
+  return new BulkheadPolicy(options);
+}

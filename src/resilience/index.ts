@@ -1,0 +1,13 @@
+export * from './adaptive-concurrency.ts';
+export * from './backoff.ts';
+export * from './budget.ts';
+export * from './bulkhead.ts';
+export * from './circuit-breaker.ts';
+export * from './clock.ts';
+export * from './compose.ts';
+export * from './errors.ts';
+export type { PolicyEvent, Subscription } from './events.ts';
+export * from './fallback.ts';
+export * from './keyed.ts';
+export * from './rate-limit.ts';
+export * from './retry.ts';

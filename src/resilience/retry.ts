@@ -1,0 +1,233 @@
+import type { ExecuteOptions, Policy } from '../cancel/policy.ts';
+import { type Backoff, exponential } from './backoff.ts';
+import { RetryBudget, type RetryBudgetOptions } from './budget.ts';
+import { channels } from './channels.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { CircuitOpenError } from './errors.ts';
+import { Emitter, type PolicyEvent } from './events.ts';
+import {
+  callerSignal,
+  checkFunction,
+  checkNumber,
+  executeError,
+  NEVER,
+  retryAfterHint,
+  type Work,
+} from './internal.ts';
+
+/** What `onRetry` listeners get, before the backoff sleep. */
+export interface RetryEvent {
+  /** The attempt that just failed (1 = the first call). */
+  attempt: number;
+  /** How long the policy sleeps before the next attempt. */
+  delayMs: number;
+  /** Whether `delayMs` came from a `retryAfterMs` hint on the error. */
+  hinted: boolean;
+  /** The error of the failed attempt (absent when a result was retried). */
+  error?: unknown;
+  /** The result that `retryOnResult` rejected (absent when an error was retried). */
+  value?: unknown;
+}
+
+/** What `onGiveUp` listeners get: the policy stops retrying and returns the last outcome. */
+export interface GiveUpEvent {
+  attempt: number;
+  reason: 'attempts' | 'retryOn' | 'budget' | 'retryAfterTooLong';
+  error?: unknown;
+  value?: unknown;
+}
+
+export interface RetryOptions {
+  /** Attempts in all, the first call included (1 = never retry). Default 3. */
+  attempts?: number;
+  /** Default `exponential()`: 100 ms doubling to 30 s, full jitter. */
+  backoff?: Backoff;
+  /**
+   * Whether an error is worth another attempt. Default: every error except `CircuitOpenError`
+   * (an open circuit exists to fail fast). The caller's own abort is never retried.
+   */
+  retryOn?: (error: unknown, attempt: number) => boolean;
+  /** Whether a *result* is worth another attempt (e.g. an HTTP 503 response). Default: none. */
+  retryOnResult?: (value: unknown, attempt: number) => boolean;
+  /** Called before each backoff sleep; the same as subscribing with `policy.onRetry`. */
+  onRetry?: (event: RetryEvent) => void;
+  /**
+   * A `retryAfterMs` hint on an error (set from Retry-After by the HTTP layer, carried by
+   * `RateLimitedError` and `CircuitOpenError`) replaces the computed delay. A hint longer than
+   * this gives up at once with that error rather than sleeping. Default 60,000.
+   */
+  maxRetryAfterMs?: number;
+  /** Shared retry budget, or options for one of this policy's own. Default: none. */
+  budget?: RetryBudget | RetryBudgetOptions;
+  /** A name for events and diagnostics. Default 'retry'. */
+  name?: string;
+  clock?: Clock;
+}
+
+export interface RetryStats {
+  /** Calls made through the policy. */
+  calls: number;
+  /** Retries made (attempts after the first). */
+  retries: number;
+  /** Calls that ended in an error, after every retry. */
+  failures: number;
+  /** Retries refused by the budget. */
+  budgetExhausted: number;
+}
+
+const defaultRetryOn = (error: unknown): boolean => !(error instanceof CircuitOpenError);
+
+/**
+ * Retries failed calls with backoff. Resolves with the first success; otherwise rejects with the
+ * last error itself (not wrapped) — or resolves with the last result when results were being
+ * retried. The backoff sleep is cancellable: the caller's abort rejects at once with its reason.
+ */
+export class RetryPolicy implements Policy {
+  readonly name: string;
+  readonly attempts: number;
+  readonly #backoff: Backoff;
+  readonly #retryOn: (error: unknown, attempt: number) => boolean;
+  readonly #retryOnResult: ((value: unknown, attempt: number) => boolean) | undefined;
+  readonly #maxRetryAfterMs: number;
+  readonly #budget: RetryBudget | undefined;
+  readonly #clock: Clock;
+  readonly #onRetry = new Emitter<RetryEvent>();
+  readonly #onGiveUp = new Emitter<GiveUpEvent>();
+  #calls = 0;
+  #retries = 0;
+  #failures = 0;
+  #budgetExhausted = 0;
+
+  /** Before each backoff sleep. */
+  readonly onRetry: PolicyEvent<RetryEvent> = this.#onRetry.event;
+  /** When a failing call stops being retried (attempts used up, not retryable, budget). */
+  readonly onGiveUp: PolicyEvent<GiveUpEvent> = this.#onGiveUp.event;
+
+  constructor(options: RetryOptions = {}) {
+    const where = 'retry';
+    this.attempts = checkNumber(where, 'attempts', options.attempts ?? 3, {
+      min: 1,
+      integer: true,
+    });
+    this.#backoff = options.backoff ?? exponential();
+    if (typeof this.#backoff?.delayMs !== 'function') {
+      throw new TypeError(`${where}: backoff must have a delayMs(attempt) method`);
+    }
+    checkFunction(where, 'retryOn', options.retryOn);
+    checkFunction(where, 'retryOnResult', options.retryOnResult);
+    checkFunction(where, 'onRetry', options.onRetry);
+    this.#retryOn = options.retryOn ?? defaultRetryOn;
+    this.#retryOnResult = options.retryOnResult;
+    this.#maxRetryAfterMs = checkNumber(
+      where,
+      'maxRetryAfterMs',
+      options.maxRetryAfterMs ?? 60_000,
+    );
+    this.#clock = options.clock ?? systemClock;
+    const budget = options.budget;
+    this.#budget =
+      budget === undefined || budget instanceof RetryBudget
+        ? budget
+        : new RetryBudget({ clock: this.#clock, ...budget });
+    this.name = options.name ?? 'retry';
+    if (options.onRetry) this.onRetry(options.onRetry);
+  }
+
+  stats(): RetryStats {
+    return {
+      calls: this.#calls,
+      retries: this.#retries,
+      failures: this.#failures,
+      budgetExhausted: this.#budgetExhausted,
+    };
+  }
+
+  execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    const signal = callerSignal(options?.signal);
+    const invalid = executeError('retry.execute', fn, signal);
+    if (invalid !== undefined) return Promise.reject(invalid);
+    return this.#run(fn, signal);
+  }
+
+  async #run<T>(fn: Work<T>, signal: AbortSignal | undefined): Promise<T> {
+    this.#calls++;
+    this.#budget?.recordCall();
+    const inner = signal ?? NEVER;
+    for (let attempt = 1; ; attempt++) {
+      let value: T;
+      try {
+        value = await fn(inner);
+      } catch (error) {
+        const delay = this.#decide(attempt, signal, error, undefined, true);
+        if (delay === undefined) {
+          this.#failures++;
+          throw error;
+        }
+        await this.#clock.sleep(delay, { signal });
+        continue;
+      }
+      const check = this.#retryOnResult;
+      if (check === undefined || !check(value, attempt)) return value;
+      const delay = this.#decide(attempt, signal, undefined, value, false);
+      if (delay === undefined) return value;
+      await this.#clock.sleep(delay, { signal });
+    }
+  }
+
+  /** The delay before the next attempt, or `undefined` to stop and settle with this outcome. */
+  #decide(
+    attempt: number,
+    signal: AbortSignal | undefined,
+    error: unknown,
+    value: unknown,
+    failed: boolean,
+  ): number | undefined {
+    // The caller gave up: never retry, whatever the error says.
+    if (signal?.aborted) return undefined;
+    let reason: GiveUpEvent['reason'] | undefined;
+    let delay = 0;
+    let hinted = false;
+    if (failed && !this.#retryOn(error, attempt)) reason = 'retryOn';
+    else if (attempt >= this.attempts) reason = 'attempts';
+    else {
+      const hint = failed ? retryAfterHint(error) : undefined;
+      if (hint !== undefined) {
+        if (hint > this.#maxRetryAfterMs) reason = 'retryAfterTooLong';
+        delay = hint;
+        hinted = true;
+      } else {
+        delay = this.#backoff.delayMs(attempt);
+        if (!(delay >= 0 && Number.isFinite(delay))) delay = 0;
+      }
+      if (reason === undefined && this.#budget !== undefined && !this.#budget.tryRetry()) {
+        this.#budgetExhausted++;
+        reason = 'budget';
+        if (channels.budgetExhausted.hasSubscribers) {
+          channels.budgetExhausted.publish(
+            failed ? { policy: this.name, attempt, error } : { policy: this.name, attempt, value },
+          );
+        }
+      }
+    }
+    if (reason !== undefined) {
+      if (this.#onGiveUp.active) {
+        this.#onGiveUp.emit(failed ? { attempt, reason, error } : { attempt, reason, value });
+      }
+      return undefined;
+    }
+    this.#retries++;
+    if (this.#onRetry.active || channels.retry.hasSubscribers) {
+      const event: RetryEvent = failed
+        ? { attempt, delayMs: delay, hinted, error }
+        : { attempt, delayMs: delay, hinted, value };
+      this.#onRetry.emit(event);
+      if (channels.retry.hasSubscribers) channels.retry.publish({ policy: this.name, ...event });
+    }
+    return delay;
+  }
+}
+
+/** `new RetryPolicy(options)`. */
+export function retry(options?: RetryOptions): RetryPolicy {
+  return new RetryPolicy(options);
+}
