@@ -4,3 +4,4 @@ export * from './queue/index.ts';
 export * from './sync/index.ts';
 export * from './task/index.ts';
 export * from './resilience/index.ts';
+export * from './observe/index.ts';

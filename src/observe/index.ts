@@ -1,0 +1,31 @@
+export { blockedChannel } from './channels.ts';
+export {
+  BlockDetector,
+  type BlockReport,
+  type DetectBlockingOptions,
+  detectBlocking,
+  type StackFrame,
+} from './detect-blocking.ts';
+export {
+  type Instrumentation,
+  type InstrumentOptions,
+  instrumentQueue,
+  instrumentSemaphore,
+} from './instrument.ts';
+export { LoopMonitor, type MonitorLoopOptions, monitorLoop } from './loop-monitor.ts';
+export {
+  type BreakerState,
+  ComponentMetrics,
+  type ComponentSnapshot,
+  DEFAULT_DURATION_BUCKETS,
+  type LoopStats,
+  Metrics,
+  type MetricsOptions,
+  type MetricsSnapshot,
+  outcomeOf,
+  type PoolThreadState,
+  TASK_OUTCOMES,
+  type TaskOutcome,
+} from './metrics.ts';
+export { DurationHistogram, type DurationStats } from './percentiles.ts';
+export { type MetricsServer, type ServeMetricsOptions, serveMetrics } from './serve.ts';
