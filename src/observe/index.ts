@@ -14,7 +14,6 @@ export {
 } from './instrument.ts';
 export { LoopMonitor, type MonitorLoopOptions, monitorLoop } from './loop-monitor.ts';
 export {
-  type BreakerState,
   ComponentMetrics,
   type ComponentSnapshot,
   DEFAULT_DURATION_BUCKETS,
@@ -22,10 +21,7 @@ export {
   Metrics,
   type MetricsOptions,
   type MetricsSnapshot,
-  outcomeOf,
-  type PoolThreadState,
   TASK_OUTCOMES,
-  type TaskOutcome,
 } from './metrics.ts';
 export { DurationHistogram, type DurationStats } from './percentiles.ts';
 export { type MetricsServer, type ServeMetricsOptions, serveMetrics } from './serve.ts';

@@ -1,17 +1,17 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { CancelledError, TimeoutError } from '../cancel/errors.ts';
+import type {
+  BreakerState,
+  ComponentSink,
+  MetricsSink,
+  PoolThreadState,
+  TaskOutcome,
+} from '../cancel/metrics-sink.ts';
 import { DurationHistogram, type DurationStats } from './percentiles.ts';
 
-/** How a unit of work ended. `cancelled` covers aborts by a signal; `timeout` a `TimeoutError`. */
-export type TaskOutcome = 'ok' | 'error' | 'timeout' | 'cancelled';
 export const TASK_OUTCOMES: readonly TaskOutcome[] = ['ok', 'error', 'timeout', 'cancelled'];
 
-/** A circuit breaker's state; exported as 0 (closed), 1 (half-open), 2 (open). */
-export type BreakerState = 'closed' | 'half-open' | 'open';
 const BREAKER_VALUES: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
-/** The state label of `switchyard_pool_threads`. */
-export type PoolThreadState = 'busy' | 'idle';
 const POOL_STATES: readonly PoolThreadState[] = ['busy', 'idle'];
 
 /**
@@ -103,7 +103,7 @@ function check(error: Error | undefined): void {
  * with `metrics.component(name)` and keep it: its methods are the cheap path (a few field
  * writes and one histogram record, no label hashing).
  */
-export class ComponentMetrics {
+export class ComponentMetrics implements ComponentSink {
   readonly name: string;
   readonly #tasks: Record<TaskOutcome, number> = { ok: 0, error: 0, timeout: 0, cancelled: 0 };
   readonly #durations = new DurationHistogram();
@@ -218,7 +218,7 @@ export class ComponentMetrics {
  * scrapes (`collect()` callbacks), so recording costs a field write; the duration histogram is
  * observed directly, and an HDR histogram per component gives `snapshot()` accurate p50/p95/p99.
  */
-export class Metrics {
+export class Metrics implements MetricsSink {
   /** The prom-client registry holding the series; register your own metrics on it freely. */
   readonly registry: Registry;
   readonly #components = new Map<string, ComponentMetrics>();
@@ -443,18 +443,4 @@ export class Metrics {
       if (this.#loop === source) this.#loop = undefined;
     };
   }
-}
-
-/**
- * The outcome label for a settled unit of work: `ok` without an error, `timeout` for a
- * `TimeoutError`, `cancelled` for a `CancelledError`, an `AbortError` or the reason of an aborted
- * `signal`, and `error` otherwise.
- */
-export function outcomeOf(error?: unknown, signal?: AbortSignal): TaskOutcome {
-  if (error === undefined) return 'ok';
-  if (error instanceof TimeoutError) return 'timeout';
-  if (error instanceof CancelledError) return 'cancelled';
-  if (error instanceof Error && error.name === 'AbortError') return 'cancelled';
-  if (signal?.aborted && error === signal.reason) return 'cancelled';
-  return 'error';
 }

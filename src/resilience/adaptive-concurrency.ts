@@ -1,4 +1,5 @@
 import { TimeoutError } from '../cancel/errors.ts';
+import type { ComponentSink, MetricsSink } from '../cancel/metrics-sink.ts';
 import { isAbortOf } from '../cancel/on-abort.ts';
 import type { ExecuteOptions, Policy } from '../cancel/policy.ts';
 import { Semaphore } from '../sync/semaphore.ts';
@@ -12,6 +13,7 @@ import {
   checkNumber,
   executeError,
   NEVER,
+  recorded,
   type Work,
 } from './internal.ts';
 
@@ -45,6 +47,11 @@ export interface AdaptiveConcurrencyOptions {
   /** A name for events and diagnostics. Default 'adaptiveConcurrency'. */
   name?: string;
   clock?: Clock;
+  /**
+   * A metrics registry (observe's `Metrics`, or any `MetricsSink`): every call is recorded under
+   * this policy's name. Default: none, and nothing is recorded.
+   */
+  metrics?: MetricsSink | undefined;
 }
 
 export interface AdaptiveConcurrencyStats {
@@ -77,6 +84,7 @@ function defaultIsOverload(error: unknown): boolean {
  */
 export class AdaptiveConcurrencyPolicy implements Policy {
   readonly name: string;
+  readonly #metrics: ComponentSink | undefined;
   readonly min: number;
   readonly max: number;
   readonly queue: number;
@@ -120,6 +128,7 @@ export class AdaptiveConcurrencyPolicy implements Policy {
     this.queue = checkNumber(where, 'queue', options.queue ?? 1_000, { integer: true });
     this.#clock = options.clock ?? systemClock;
     this.name = options.name ?? 'adaptiveConcurrency';
+    this.#metrics = options.metrics?.component(this.name);
   }
 
   /** The concurrency limit now. */
@@ -139,6 +148,12 @@ export class AdaptiveConcurrencyPolicy implements Policy {
   }
 
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    const metrics = this.#metrics;
+    if (metrics === undefined) return this.#call(fn, options);
+    return recorded(metrics, this.#clock, options?.signal, () => this.#call(fn, options));
+  }
+
+  #call<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
     const signal = callerSignal(options?.signal);
     const invalid = executeError('adaptiveConcurrency.execute', fn, signal);
     if (invalid !== undefined) return Promise.reject(invalid);

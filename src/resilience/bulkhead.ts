@@ -1,9 +1,11 @@
+import type { ComponentSink, MetricsSink } from '../cancel/metrics-sink.ts';
 import type { ExecuteOptions, Policy } from '../cancel/policy.ts';
 import { Semaphore } from '../sync/semaphore.ts';
 import { channels } from './channels.ts';
+import { systemClock } from './clock.ts';
 import { BulkheadRejectedError } from './errors.ts';
 import { Emitter, type PolicyEvent } from './events.ts';
-import { callerSignal, checkNumber, executeError, NEVER, type Work } from './internal.ts';
+import { callerSignal, checkNumber, executeError, NEVER, recorded, type Work } from './internal.ts';
 
 export interface BulkheadOptions {
   /** Calls running at once. */
@@ -12,6 +14,11 @@ export interface BulkheadOptions {
   queue?: number;
   /** A name for events and diagnostics. Default 'bulkhead'. */
   name?: string;
+  /**
+   * A metrics registry (observe's `Metrics`, or any `MetricsSink`): every call is recorded under
+   * this policy's name. Default: none, and nothing is recorded.
+   */
+  metrics?: MetricsSink | undefined;
 }
 
 export interface BulkheadStats {
@@ -38,6 +45,7 @@ export interface BulkheadStats {
  */
 export class BulkheadPolicy implements Policy {
   readonly name: string;
+  readonly #metrics: ComponentSink | undefined;
   readonly concurrency: number;
   readonly queue: number;
   readonly #semaphore: Semaphore;
@@ -59,6 +67,7 @@ export class BulkheadPolicy implements Policy {
     this.queue = checkNumber(where, 'queue', options.queue ?? 0, { integer: true });
     this.#semaphore = new Semaphore(this.concurrency);
     this.name = options.name ?? 'bulkhead';
+    this.#metrics = options.metrics?.component(this.name);
   }
 
   stats(): BulkheadStats {
@@ -75,6 +84,12 @@ export class BulkheadPolicy implements Policy {
   }
 
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    const metrics = this.#metrics;
+    if (metrics === undefined) return this.#call(fn, options);
+    return recorded(metrics, systemClock, options?.signal, () => this.#call(fn, options));
+  }
+
+  #call<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
     const signal = callerSignal(options?.signal);
     const invalid = executeError('bulkhead.execute', fn, signal);
     if (invalid !== undefined) return Promise.reject(invalid);
@@ -94,11 +109,18 @@ export class BulkheadPolicy implements Policy {
       return Promise.reject(error);
     }
     const inner = signal ?? NEVER;
-    return sem.run(() => this.#start(fn, inner), signal === undefined ? undefined : { signal });
+    const running = sem.run(
+      () => this.#start(fn, inner),
+      signal === undefined ? undefined : { signal },
+    );
+    this.#metrics?.setQueueDepth(sem.waiting);
+    return running;
   }
 
   #start<T>(fn: Work<T>, signal: AbortSignal): Promise<T> {
     this.#running++;
+    this.#metrics?.setInflight(this.#running);
+    this.#metrics?.setQueueDepth(this.#semaphore.waiting);
     let result: T | PromiseLike<T>;
     try {
       result = fn(signal);
@@ -111,6 +133,7 @@ export class BulkheadPolicy implements Policy {
 
   readonly #done = (): void => {
     this.#running--;
+    this.#metrics?.setInflight(this.#running);
   };
 }
 

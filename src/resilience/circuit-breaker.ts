@@ -1,3 +1,4 @@
+import type { ComponentSink, MetricsSink } from '../cancel/metrics-sink.ts';
 import { isAbortOf } from '../cancel/on-abort.ts';
 import type { ExecuteOptions, Policy } from '../cancel/policy.ts';
 import { channels } from './channels.ts';
@@ -10,6 +11,7 @@ import {
   checkNumber,
   executeError,
   NEVER,
+  recorded,
   type Work,
 } from './internal.ts';
 import { RollingWindow } from './rolling-window.ts';
@@ -59,6 +61,11 @@ export interface CircuitBreakerOptions {
   /** A name for events, errors and diagnostics. Default 'circuit'. */
   name?: string;
   clock?: Clock;
+  /**
+   * A metrics registry (observe's `Metrics`, or any `MetricsSink`): every call is recorded under
+   * this policy's name. Default: none, and nothing is recorded.
+   */
+  metrics?: MetricsSink | undefined;
 }
 
 export interface CircuitBreakerStats {
@@ -85,6 +92,7 @@ export interface CircuitBreakerStats {
  */
 export class CircuitBreakerPolicy implements Policy {
   readonly name: string;
+  readonly #metrics: ComponentSink | undefined;
   readonly #clock: Clock;
   readonly #threshold: number;
   readonly #ratio: number | undefined;
@@ -179,6 +187,8 @@ export class CircuitBreakerPolicy implements Policy {
     checkFunction(where, 'isFailure', options.isFailure);
     this.#isFailure = options.isFailure;
     this.name = options.name ?? 'circuit';
+    this.#metrics = options.metrics?.component(this.name);
+    this.#metrics?.setBreakerState('closed');
   }
 
   /** The state now (an open circuit whose time has come reads, and becomes, half-open). */
@@ -211,6 +221,12 @@ export class CircuitBreakerPolicy implements Policy {
   }
 
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    const metrics = this.#metrics;
+    if (metrics === undefined) return this.#call(fn, options);
+    return recorded(metrics, this.#clock, options?.signal, () => this.#call(fn, options));
+  }
+
+  #call<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
     const signal = callerSignal(options?.signal);
     const invalid = executeError('circuitBreaker.execute', fn, signal);
     if (invalid !== undefined) return Promise.reject(invalid);
@@ -303,6 +319,7 @@ export class CircuitBreakerPolicy implements Policy {
     this.#period++;
     this.#probes = 0;
     this.#probeSuccesses = 0;
+    this.#metrics?.setBreakerState(to);
     if (!this.#onStateChange.active && !channels.circuitState.hasSubscribers) return;
     const event: StateChangeEvent = { from, to };
     if (to === 'open') event.retryAfterMs = this.#halfOpenAfterMs;

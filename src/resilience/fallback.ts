@@ -1,14 +1,28 @@
+import type { ComponentSink, MetricsSink } from '../cancel/metrics-sink.ts';
 import { isAbortOf } from '../cancel/on-abort.ts';
 import type { ExecuteOptions } from '../cancel/policy.ts';
 import { channels } from './channels.ts';
+import { systemClock } from './clock.ts';
 import { Emitter, type PolicyEvent } from './events.ts';
-import { callerSignal, checkFunction, executeError, NEVER, type Work } from './internal.ts';
+import {
+  callerSignal,
+  checkFunction,
+  executeError,
+  NEVER,
+  recorded,
+  type Work,
+} from './internal.ts';
 
 export interface FallbackOptions {
   /** Which errors the fallback replaces. Default: every error except the caller's own abort. */
   handle?: (error: unknown) => boolean;
   /** A name for events and diagnostics. Default 'fallback'. */
   name?: string;
+  /**
+   * A metrics registry (observe's `Metrics`, or any `MetricsSink`): every call is recorded under
+   * this policy's name. Default: none, and nothing is recorded.
+   */
+  metrics?: MetricsSink | undefined;
 }
 
 /** The value, or the function of the error (sync or async) that gives it. */
@@ -25,6 +39,7 @@ export class FallbackPolicy<F> {
   /** Type-level only: what this policy may resolve with instead of the work's result. */
   declare readonly fallbackType: F;
   readonly name: string;
+  readonly #metrics: ComponentSink | undefined;
   readonly #value: FallbackValue<F>;
   readonly #handle: ((error: unknown) => boolean) | undefined;
   #used = 0;
@@ -37,6 +52,7 @@ export class FallbackPolicy<F> {
     this.#value = value;
     this.#handle = options.handle;
     this.name = options.name ?? 'fallback';
+    this.#metrics = options.metrics?.component(this.name);
   }
 
   stats(): { used: number } {
@@ -44,6 +60,12 @@ export class FallbackPolicy<F> {
   }
 
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T | F> {
+    const metrics = this.#metrics;
+    if (metrics === undefined) return this.#call(fn, options);
+    return recorded(metrics, systemClock, options?.signal, () => this.#call(fn, options));
+  }
+
+  #call<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T | F> {
     const signal = callerSignal(options?.signal);
     const invalid = executeError('fallback.execute', fn, signal);
     if (invalid !== undefined) return Promise.reject(invalid);

@@ -2,7 +2,9 @@
  * Internals shared by the resilience policies: the signal handed to work when the caller gave
  * none, option validation. Not part of the public API.
  */
+import { type ComponentSink, outcomeOf } from '../cancel/metrics-sink.ts';
 import { signalError } from '../cancel/options.ts';
+import type { Clock } from './clock.ts';
 
 /** The work every policy runs: it gets a signal to honour. */
 export type Work<T> = (signal: AbortSignal) => T | PromiseLike<T>;
@@ -76,4 +78,27 @@ export function safeCall<A>(callback: (arg: A) => void, arg: A): void {
       throw error;
     });
   }
+}
+
+/**
+ * Runs one `execute` and records its outcome and duration into a policy's metrics sink. Only
+ * called when the policy was given a `metrics` option.
+ */
+export function recorded<T>(
+  sink: ComponentSink,
+  clock: Clock,
+  signal: AbortSignal | undefined,
+  run: () => Promise<T>,
+): Promise<T> {
+  const started = clock.now();
+  return run().then(
+    (value) => {
+      sink.recordTask('ok', (clock.now() - started) / 1000);
+      return value;
+    },
+    (error: unknown) => {
+      sink.recordTask(outcomeOf(error, signal), (clock.now() - started) / 1000);
+      throw error;
+    },
+  );
 }

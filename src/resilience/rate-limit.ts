@@ -1,9 +1,10 @@
+import type { ComponentSink, MetricsSink } from '../cancel/metrics-sink.ts';
 import type { ExecuteOptions, Policy } from '../cancel/policy.ts';
 import { channels } from './channels.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { RateLimitedError } from './errors.ts';
 import { Emitter, type PolicyEvent } from './events.ts';
-import { callerSignal, checkNumber, executeError, NEVER, type Work } from './internal.ts';
+import { callerSignal, checkNumber, executeError, NEVER, recorded, type Work } from './internal.ts';
 
 export interface RateLimitOptions {
   /** Tokens added per `perMs`. */
@@ -20,6 +21,11 @@ export interface RateLimitOptions {
   /** A name for events and diagnostics. Default 'rateLimit'. */
   name?: string;
   clock?: Clock;
+  /**
+   * A metrics registry (observe's `Metrics`, or any `MetricsSink`): every call is recorded under
+   * this policy's name. Default: none, and nothing is recorded.
+   */
+  metrics?: MetricsSink | undefined;
 }
 
 export interface RateLimitStats {
@@ -44,6 +50,7 @@ export interface RateLimitStats {
  */
 export class RateLimitPolicy implements Policy {
   readonly name: string;
+  readonly #metrics: ComponentSink | undefined;
   readonly rate: number;
   readonly perMs: number;
   readonly burst: number;
@@ -77,6 +84,7 @@ export class RateLimitPolicy implements Policy {
     this.#tokens = this.burst;
     this.#updatedAt = this.#clock.now();
     this.name = options.name ?? 'rateLimit';
+    this.#metrics = options.metrics?.component(this.name);
   }
 
   stats(): RateLimitStats {
@@ -99,6 +107,12 @@ export class RateLimitPolicy implements Policy {
   }
 
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    const metrics = this.#metrics;
+    if (metrics === undefined) return this.#call(fn, options);
+    return recorded(metrics, this.#clock, options?.signal, () => this.#call(fn, options));
+  }
+
+  #call<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
     const signal = callerSignal(options?.signal);
     const invalid = executeError('rateLimit.execute', fn, signal);
     if (invalid !== undefined) return Promise.reject(invalid);

@@ -1,3 +1,4 @@
+import type { ComponentSink, MetricsSink } from '../cancel/metrics-sink.ts';
 import type { ExecuteOptions, Policy } from '../cancel/policy.ts';
 import { type Backoff, exponential } from './backoff.ts';
 import { RetryBudget, type RetryBudgetOptions } from './budget.ts';
@@ -11,6 +12,7 @@ import {
   checkNumber,
   executeError,
   NEVER,
+  recorded,
   retryAfterHint,
   type Work,
 } from './internal.ts';
@@ -62,6 +64,11 @@ export interface RetryOptions {
   /** A name for events and diagnostics. Default 'retry'. */
   name?: string;
   clock?: Clock;
+  /**
+   * A metrics registry (observe's `Metrics`, or any `MetricsSink`): every call is recorded under
+   * this policy's name. Default: none, and nothing is recorded.
+   */
+  metrics?: MetricsSink | undefined;
 }
 
 export interface RetryStats {
@@ -84,6 +91,7 @@ const defaultRetryOn = (error: unknown): boolean => !(error instanceof CircuitOp
  */
 export class RetryPolicy implements Policy {
   readonly name: string;
+  readonly #metrics: ComponentSink | undefined;
   readonly attempts: number;
   readonly #backoff: Backoff;
   readonly #retryOn: (error: unknown, attempt: number) => boolean;
@@ -130,6 +138,7 @@ export class RetryPolicy implements Policy {
         ? budget
         : new RetryBudget({ clock: this.#clock, ...budget });
     this.name = options.name ?? 'retry';
+    this.#metrics = options.metrics?.component(this.name);
     if (options.onRetry) this.onRetry(options.onRetry);
   }
 
@@ -143,6 +152,12 @@ export class RetryPolicy implements Policy {
   }
 
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    const metrics = this.#metrics;
+    if (metrics === undefined) return this.#call(fn, options);
+    return recorded(metrics, this.#clock, options?.signal, () => this.#call(fn, options));
+  }
+
+  #call<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
     const signal = callerSignal(options?.signal);
     const invalid = executeError('retry.execute', fn, signal);
     if (invalid !== undefined) return Promise.reject(invalid);
@@ -216,6 +231,7 @@ export class RetryPolicy implements Policy {
       return undefined;
     }
     this.#retries++;
+    this.#metrics?.incRetries();
     if (this.#onRetry.active || channels.retry.hasSubscribers) {
       const event: RetryEvent = failed
         ? { attempt, delayMs: delay, hinted, error }

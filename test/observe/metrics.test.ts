@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { register as globalRegistry, Registry } from 'prom-client';
-import { CancelledError, TimeoutError } from '../../src/cancel/index.ts';
-import {
-  instrumentQueue,
-  instrumentSemaphore,
-  Metrics,
-  outcomeOf,
-} from '../../src/observe/index.ts';
+import { CancelledError, outcomeOf, TimeoutError } from '../../src/cancel/index.ts';
+import { instrumentQueue, instrumentSemaphore, Metrics } from '../../src/observe/index.ts';
 import { Queue } from '../../src/queue/index.ts';
 import { Semaphore } from '../../src/sync/index.ts';
 import { parsePrometheus, sampleValue } from './parse.ts';
