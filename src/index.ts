@@ -1,6 +1,7 @@
 // The public API of switchyard. Only re-exports live here.
 export * from './cancel/index.ts';
 export * from './observe/index.ts';
+export * from './pool/index.ts';
 export * from './queue/index.ts';
 export * from './resilience/index.ts';
 export * from './sync/index.ts';
