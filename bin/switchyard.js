@@ -1,23 +1,37 @@
 #!/usr/bin/env node
-// The switchyard command. Its subcommands (fetch, demo, run, advise, report) arrive with cli/;
-// until then it answers --version and --help, and refuses the rest with exit code 2.
-import { readFileSync } from 'node:fs';
+// The switchyard command. It runs the built CLI (dist/cli/main.js) when there is one, and
+// otherwise the TypeScript source through tsx (a fresh clone, no build), registered with tsx's
+// documented API. --version answers from package.json alone, so it works before either.
+import { existsSync, readFileSync } from 'node:fs';
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-const [command] = process.argv.slice(2);
+const argv = process.argv.slice(2);
 
-if (command === '--version' || command === '-v') {
-  process.stdout.write(`${version}\n`);
-} else if (
-  command === undefined ||
-  command === '--help' ||
-  command === '-h' ||
-  command === 'help'
-) {
-  process.stdout.write(
-    `switchyard ${version}\n\nUsage: switchyard <command>\n\nThe commands (fetch, demo, run, advise, report) are not built yet; the library is.\n`,
-  );
+if (argv[0] === '--version' || argv[0] === '-v') {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  process.stdout.write(`${pkg.version}\n`);
 } else {
-  process.stderr.write(`switchyard: unknown command "${command}"; run switchyard --help\n`);
-  process.exitCode = 2;
+  const built = new URL('../dist/cli/main.js', import.meta.url);
+  let cli;
+  if (existsSync(built)) {
+    cli = await import(built.href);
+  } else {
+    const { register } = await import('tsx/esm/api');
+    register();
+    cli = await import(new URL('../src/cli/main.ts', import.meta.url).href);
+  }
+  const controller = new AbortController();
+  const interrupt = () => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  try {
+    process.exitCode = await cli.main(argv, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      cwd: process.cwd(),
+      signal: controller.signal,
+    });
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
 }

@@ -1,4 +1,6 @@
 // The public API of switchyard. Only re-exports live here.
+
+export * from './advise/index.ts';
 export * from './cancel/index.ts';
 export * from './observe/index.ts';
 export * from './pool/index.ts';

@@ -1,0 +1,75 @@
+/**
+ * The `switchyard` command: dispatch to subcommands. `main()` returns the exit code; only the
+ * entry point (bin/switchyard.js) sets it. Errors become one line on stderr (the stack only
+ * with --debug): exit 2 for bad usage or input, 1 otherwise.
+ */
+import { readFileSync } from 'node:fs';
+import { adviseCommand, stackOf } from './advise.ts';
+import { type CliIo, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './io.ts';
+
+export type { CliIo } from './io.ts';
+
+type Command = (argv: string[], io: CliIo) => Promise<number>;
+
+const commands: Record<string, { run: Command; summary: string }> = {
+  advise: {
+    run: adviseCommand,
+    summary: 'measure a function and recommend a lane: loop, thread or process',
+  },
+};
+
+/** The commands the design names that have not landed yet. */
+const coming = ['fetch', 'demo', 'run', 'report'];
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+function usage(): string {
+  const lines = [
+    `switchyard ${version()}`,
+    '',
+    'Usage: switchyard <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`),
+    '',
+    `Coming: ${coming.join(', ')}.`,
+    'Run switchyard <command> --help for its options.',
+  ];
+  return lines.join('\n');
+}
+
+export async function main(
+  argv: string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() },
+): Promise<number> {
+  const [command, ...rest] = argv;
+  const debug = argv.includes('--debug');
+  if (command === '--version' || command === '-v') {
+    io.stdout.write(`${version()}\n`);
+    return EXIT_OK;
+  }
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    io.stdout.write(`${usage()}\n`);
+    return EXIT_OK;
+  }
+  const entry = commands[command];
+  if (entry === undefined) {
+    const hint = coming.includes(command) ? ' (not built yet)' : '';
+    io.stderr.write(`switchyard: unknown command "${command}"${hint}; run switchyard --help\n`);
+    return EXIT_USAGE;
+  }
+  try {
+    return await entry.run(rest, io);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    io.stderr.write(`switchyard ${message.split('\n')[0]}\n`);
+    if (debug)
+      io.stderr.write(`${stackOf(error instanceof UsageError ? (error.cause ?? error) : error)}\n`);
+    return error instanceof UsageError ? EXIT_USAGE : EXIT_FAILED;
+  }
+}

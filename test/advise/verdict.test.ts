@@ -1,0 +1,94 @@
+/** The decision rules on numbers alone (no processes). */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { CallFigures, Stat } from '../../src/advise/index.ts';
+import { decide } from '../../src/advise/verdict.ts';
+
+const s = (v: number): Stat => ({ median: v, mean: v, p95: v, min: v, max: v });
+const calls = (wall: number, cpu: number, blocked: number, elu: number, rq = 0): CallFigures => ({
+  wallMs: s(wall),
+  cpuMs: s(cpu),
+  blockedMs: s(blocked),
+  runQueueMs: s(rq),
+  elu: s(elu),
+});
+const memory = { retainedBytes: 0, growthBytesPerCall: 0, leak: false, limitMb: 1024 };
+const transfer = (cloneMs: number) => ({
+  argsBytes: 10,
+  resultBytes: 10,
+  cloneMs,
+  cloneable: true,
+  error: null,
+});
+const base = { memory, failure: null, timeoutMs: 10_000, cores: 2, concurrency: 64 };
+
+describe('advise: decision rules', () => {
+  it('a CPU-bound call on 2 cores: thread, about 2x', () => {
+    const { verdict, estimate } = decide({
+      ...base,
+      calls: calls(40, 39, 40, 1),
+      transfer: transfer(0.01),
+    });
+    assert.equal(verdict.lane, 'thread');
+    assert.equal(verdict.kind, 'cpu');
+    assert.ok(estimate!.speedup > 1.9 && estimate!.speedup <= 2, String(estimate!.speedup));
+  });
+
+  it('a CPU-bound call on 1 core still leaves the loop when it blocks for long', () => {
+    const { verdict } = decide({
+      ...base,
+      cores: 1,
+      calls: calls(40, 39, 40, 1),
+      transfer: transfer(0.01),
+    });
+    assert.equal(verdict.lane, 'thread');
+  });
+
+  it('a wait without CPU: thread with more threads than cores, and the note', () => {
+    const { verdict, estimate } = decide({
+      ...base,
+      calls: calls(50, 0.2, 50, 1),
+      transfer: transfer(0.01),
+    });
+    assert.equal(verdict.kind, 'blocking');
+    assert.equal(estimate!.threads, 16);
+    assert.equal(verdict.notes.length, 1);
+  });
+
+  it('stretches net of run-queue waits decide, and a busy machine is reported', () => {
+    const { verdict } = decide({
+      ...base,
+      calls: calls(60, 20, 20, 1, 40),
+      transfer: transfer(0.01),
+    });
+    assert.equal(verdict.kind, 'cpu');
+    assert.ok(verdict.warnings.some((w) => /machine was busy/.test(w)));
+  });
+
+  it('a long async wait with short stretches: loop', () => {
+    const { verdict, estimate } = decide({
+      ...base,
+      calls: calls(100, 0.5, 0.3, 0.01),
+      transfer: transfer(0.01),
+    });
+    assert.equal(verdict.lane, 'loop');
+    assert.equal(estimate!.speedup, 1);
+  });
+
+  it('the transfer costs more than the work: loop with a warning', () => {
+    const { verdict } = decide({ ...base, calls: calls(5, 5, 5, 1), transfer: transfer(20) });
+    assert.equal(verdict.kind, 'transfer-bound');
+    assert.equal(verdict.warnings.length, 1);
+  });
+
+  it('a leak goes to a process even when it computes', () => {
+    const { verdict } = decide({
+      ...base,
+      memory: { ...memory, leak: true, growthBytesPerCall: 16e6 },
+      calls: calls(40, 39, 40, 1),
+      transfer: transfer(0.01),
+    });
+    assert.equal(verdict.lane, 'process');
+    assert.equal(verdict.kind, 'leak');
+  });
+});
