@@ -17,6 +17,10 @@ if (argv[0] === '--version' || argv[0] === '-v') {
   } else {
     const { register } = await import('tsx/esm/api');
     register();
+    // Worker threads and child processes (the pools, advise) take their loader from execArgv:
+    // give them the same tsx the way `node --import tsx` would, by absolute URL so that it
+    // resolves from any working directory.
+    process.execArgv.push('--import', import.meta.resolve('tsx'));
     cli = await import(new URL('../src/cli/main.ts', import.meta.url).href);
   }
   const controller = new AbortController();

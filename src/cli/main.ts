@@ -5,21 +5,27 @@
  */
 import { readFileSync } from 'node:fs';
 import { adviseCommand, stackOf } from './advise.ts';
+import { main as demoCommand } from './demo.ts';
+import { main as fetchCommand } from './fetch.ts';
 import { type CliIo, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './io.ts';
+import { main as reportCommand } from './report.ts';
+import { main as runCommand } from './run.ts';
 
 export type { CliIo } from './io.ts';
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
 
 const commands: Record<string, { run: Command; summary: string }> = {
+  fetch: { run: fetchCommand, summary: 'fetch → parse → store a list of URLs (SQLite or JSON Lines)' },
+  demo: { run: demoCommand, summary: 'run fetch against a local site full of faults (offline)' },
+  run: { run: runCommand, summary: 'run a pipeline module with progress, metrics, journal and Ctrl-C' },
+  report: { run: reportCommand, summary: 'a self-contained HTML report of a fetch results database' },
   advise: {
     run: adviseCommand,
     summary: 'measure a function and recommend a lane: loop, thread or process',
   },
 };
 
-/** The commands the design names that have not landed yet. */
-const coming = ['fetch', 'demo', 'run', 'report'];
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -37,7 +43,6 @@ function usage(): string {
     'Commands:',
     ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`),
     '',
-    `Coming: ${coming.join(', ')}.`,
     'Run switchyard <command> --help for its options.',
   ];
   return lines.join('\n');
@@ -59,8 +64,7 @@ export async function main(
   }
   const entry = commands[command];
   if (entry === undefined) {
-    const hint = coming.includes(command) ? ' (not built yet)' : '';
-    io.stderr.write(`switchyard: unknown command "${command}"${hint}; run switchyard --help\n`);
+    io.stderr.write(`switchyard: unknown command "${command}"; run switchyard --help\n`);
     return EXIT_USAGE;
   }
   try {

@@ -1,0 +1,80 @@
+/**
+ * The CPU lane of `fetch`: runs on a ThreadPool worker. Parses one HTML body with htmlparser2's
+ * streaming parser (no DOM is built) and hashes it. Imports nothing that starts threads.
+ */
+import { createHash } from 'node:crypto';
+import { Parser } from 'htmlparser2';
+
+export interface PageFacts {
+  title: string | null;
+  /** Absolute http(s) links, in document order, deduplicated, at most `MAX_LINKS`. */
+  links: string[];
+  /** Characters of visible text (script/style excluded, whitespace runs counted as one). */
+  textLength: number;
+  /** Hex sha256 of the raw body bytes. */
+  sha256: string;
+}
+
+export const MAX_LINKS = 1000;
+
+export function parse(body: Uint8Array, baseUrl: string, isHtml = true): PageFacts {
+  const sha256 = createHash('sha256').update(body).digest('hex');
+  if (!isHtml) return { title: null, links: [], textLength: 0, sha256 };
+  let title: string | null = null;
+  let inTitle = false;
+  let skip = 0;
+  let textLength = 0;
+  let lastWasSpace = true;
+  const links = new Set<string>();
+  let base: URL | undefined;
+  try {
+    base = new URL(baseUrl);
+  } catch {
+    base = undefined;
+  }
+  const parser = new Parser(
+    {
+      onopentag(name, attributes) {
+        if (name === 'script' || name === 'style' || name === 'noscript') skip++;
+        else if (name === 'title' && title === null) {
+          inTitle = true;
+          title = '';
+        } else if (name === 'a' && attributes.href !== undefined && links.size < MAX_LINKS) {
+          try {
+            const url = new URL(attributes.href, base);
+            if (url.protocol === 'http:' || url.protocol === 'https:') {
+              url.hash = '';
+              links.add(url.href);
+            }
+          } catch {
+            // an unreadable href is not a link
+          }
+        }
+      },
+      ontext(text) {
+        if (inTitle) title += text;
+        if (skip > 0) return;
+        for (let i = 0; i < text.length; i++) {
+          const c = text.charCodeAt(i);
+          const space = c === 32 || c === 10 || c === 13 || c === 9 || c === 12;
+          if (!space) textLength++;
+          else if (!lastWasSpace) textLength++;
+          lastWasSpace = space;
+        }
+      },
+      onclosetag(name) {
+        if (name === 'script' || name === 'style' || name === 'noscript')
+          skip = Math.max(0, skip - 1);
+        else if (name === 'title') inTitle = false;
+      },
+    },
+    { decodeEntities: true, lowerCaseTags: true },
+  );
+  parser.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+  return {
+    title: title === null ? null : (title as string).replace(/\s+/g, ' ').trim().slice(0, 1000),
+    links: [...links],
+    textLength,
+    sha256,
+  };
+}
