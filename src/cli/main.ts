@@ -16,16 +16,24 @@ export type { CliIo } from './io.ts';
 type Command = (argv: string[], io: CliIo) => Promise<number>;
 
 const commands: Record<string, { run: Command; summary: string }> = {
-  fetch: { run: fetchCommand, summary: 'fetch → parse → store a list of URLs (SQLite or JSON Lines)' },
+  fetch: {
+    run: fetchCommand,
+    summary: 'fetch → parse → store a list of URLs (SQLite or JSON Lines)',
+  },
   demo: { run: demoCommand, summary: 'run fetch against a local site full of faults (offline)' },
-  run: { run: runCommand, summary: 'run a pipeline module with progress, metrics, journal and Ctrl-C' },
-  report: { run: reportCommand, summary: 'a self-contained HTML report of a fetch results database' },
+  run: {
+    run: runCommand,
+    summary: 'run a pipeline module with progress, metrics, journal and Ctrl-C',
+  },
+  report: {
+    run: reportCommand,
+    summary: 'a self-contained HTML report of a fetch results database',
+  },
   advise: {
     run: adviseCommand,
     summary: 'measure a function and recommend a lane: loop, thread or process',
   },
 };
-
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
