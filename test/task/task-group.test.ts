@@ -312,6 +312,28 @@ describe('TaskGroup', () => {
     }
   });
 
+  it('publishes every failure on switchyard:task:failed, and no cancellation', async () => {
+    const channel = diagnostics.channel('switchyard:task:failed');
+    const seen: { group: string; task: string; error: unknown }[] = [];
+    const onFailure = (message: unknown) => seen.push(message as never);
+    channel.subscribe(onFailure);
+    try {
+      const boom = new Error('boom');
+      const tg = new TaskGroup({ name: 'observed' });
+      tg.spawn((signal) => untilAborted(signal), { name: 'sibling' }); // cancelled, not failed
+      tg.spawn(
+        async () => {
+          throw boom;
+        },
+        { name: 'failing' },
+      );
+      await assert.rejects(tg.wait(), TaskGroupError);
+      assert.deepEqual(seen, [{ group: 'observed', task: 'failing', error: boom }]);
+    } finally {
+      channel.unsubscribe(onFailure);
+    }
+  });
+
   it('never leaves an unhandled rejection, whatever the children do', async () => {
     const parent = new AbortController();
     const tg = new TaskGroup({ signal: parent.signal });
