@@ -40,6 +40,7 @@ import {
 } from './args.ts';
 import { FetchError, HttpClient, parseHttpUrl } from './http.ts';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError } from './io.ts';
+import { ParseBatcher } from './parse-batch.ts';
 import { formatMs, Progress, table } from './progress.ts';
 import { writeReport } from './report.ts';
 import { type FetchResult, JsonlSink, ResultsSink } from './results.ts';
@@ -428,6 +429,9 @@ export async function runFetch(config: FetchConfig, io: CommandIo): Promise<Fetc
       import.meta.url,
     ),
   );
+  const batcher = new ParseBatcher((bodies, ends, baseUrls, html, options) =>
+    parser.parseMany(bodies, ends, baseUrls, html, options),
+  );
 
   const failedResult = (
     item: Line,
@@ -525,9 +529,12 @@ export async function runFetch(config: FetchConfig, io: CommandIo): Promise<Fetc
     const { result, body } = fetched;
     if (body === undefined) return result;
     try {
-      const facts = await parser.parse(body, result.finalUrl ?? result.url, fetched.html ?? true, {
-        signal: ctx.signal,
-      });
+      const facts = await batcher.parse(
+        body,
+        result.finalUrl ?? result.url,
+        fetched.html ?? true,
+        ctx.signal,
+      );
       return { ...result, ...facts };
     } catch (error) {
       if (ctx.signal.aborted) throw error;
@@ -539,6 +546,7 @@ export async function runFetch(config: FetchConfig, io: CommandIo): Promise<Fetc
     }
   };
 
+  const parseConcurrency = Math.max(config.threads * 2, Math.min(config.concurrency, 128));
   let report: PipelineReport;
   try {
     if (config.metricsPort !== undefined) {
@@ -549,11 +557,14 @@ export async function runFetch(config: FetchConfig, io: CommandIo): Promise<Fetc
     report = await pipeline({ name: 'fetch', journal, metrics })
       .from(readLines(config.input, io.stdin ?? process.stdin), { key: (item: Line) => item.line })
       .map('fetch', fetchStage, { concurrency: config.concurrency, buffer: config.concurrency })
-      .map('parse', parseStage, { concurrency: config.threads * 2, buffer: config.threads * 4 })
+      // Wide enough for a full batch per loop turn (parse-batch.ts); the fetch stage's own
+      // concurrency already bounds how many bodies are held.
+      .map('parse', parseStage, { concurrency: parseConcurrency, buffer: parseConcurrency })
       .to('store', countingSink as ResultsSink, { batchSize: 256 })
       .run({ signal: io.signal, drainTimeoutMs: config.drainTimeoutMs });
   } finally {
     if (!config.quiet) progress.stop();
+    batcher.close();
     await server?.close();
     await pool.close({ force: true });
     await http.close();

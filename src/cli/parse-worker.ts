@@ -78,3 +78,27 @@ export function parse(body: Uint8Array, baseUrl: string, isHtml = true): PageFac
     sha256,
   };
 }
+
+/**
+ * A batch of pages in one task (see parse-batch.ts): `bodies` holds them back to back, page `i`
+ * ending at `ends[i]`. A page whose parse throws gets `{ error }`; the others are unaffected.
+ */
+export function parseMany(
+  bodies: ArrayBuffer,
+  ends: number[],
+  baseUrls: string[],
+  html: boolean[],
+): (PageFacts | { error: string })[] {
+  const out: (PageFacts | { error: string })[] = [];
+  let start = 0;
+  for (let i = 0; i < ends.length; i++) {
+    const end = ends[i]!;
+    try {
+      out.push(parse(new Uint8Array(bodies, start, end - start), baseUrls[i]!, html[i] ?? true));
+    } catch (error) {
+      out.push({ error: error instanceof Error ? error.message : String(error) });
+    }
+    start = end;
+  }
+  return out;
+}
