@@ -115,10 +115,17 @@ export function decide(input: DecideInput): { verdict: Verdict; estimate: Estima
   let kind: WorkloadKind;
   let reason: string;
   const holds = `blocks the loop for ${fmt(blocked)} ms per call`;
-  if (blocked < LOOP_STRETCH_MS && calls.elu.median < 0.5) {
+  // The loop's busy share of the call, net of run-queue waits: on a loaded machine the raw
+  // utilisation counts the time the thread waited for a core mid-callback as busy.
+  const busyShare = Math.min(calls.elu.median, busy / wallNet);
+  const idles = busyShare < 0.5;
+  if (idles && (blocked < LOOP_STRETCH_MS || (blocked < RESPONSIVENESS_MS && speedupThread < 1))) {
+    // Mostly idle, and either its stretches are too short to matter, or they are short enough
+    // not to hurt responsiveness while the loop, interleaving calls, out-runs a thread pool (on a
+    // loaded machine a few sockets' callbacks reach 1 ms without the call being any less a wait).
     lane = 'loop';
     kind = 'io-wait';
-    reason = `takes ${fmt(wall)} ms per call but holds the loop for at most ${fmt(blocked)} ms (loop busy ${pct(calls.elu.median)}): it waits rather than computes, and the event loop interleaves many such calls; keep it on the loop (with ${input.concurrency} in flight ~${times(1 / speedupThread)} the calls per second of a ThreadPool of ${threads} threads)`;
+    reason = `takes ${fmt(wall)} ms per call but holds the loop for at most ${fmt(blocked)} ms (loop busy ${pct(busyShare)}): it waits rather than computes, and the event loop interleaves many such calls; keep it on the loop (with ${input.concurrency} in flight ~${times(1 / speedupThread)} the calls per second of a ThreadPool of ${threads} threads)`;
   } else if (cloneMs >= THREAD_DISPATCH_MS && cloneMs >= busy) {
     lane = 'loop';
     kind = 'transfer-bound';

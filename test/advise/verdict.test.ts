@@ -75,6 +75,45 @@ describe('advise: decision rules', () => {
     assert.equal(estimate!.speedup, 1);
   });
 
+  it('regression: a 1.5 ms stretch in a 12 ms mostly-idle call is io-wait (httpGets on a loaded machine)', () => {
+    const { verdict, estimate } = decide({
+      ...base,
+      calls: calls(12, 1, 1.5, 0.2),
+      transfer: transfer(0.01),
+    });
+    assert.equal(verdict.lane, 'loop', verdict.reason);
+    assert.equal(verdict.kind, 'io-wait');
+    assert.ok(estimate!.lanes.loop > estimate!.lanes.thread);
+  });
+
+  it('a mostly-idle call counts run-queue waits as idle: 55% loop busy, 4 of 12 ms waiting for a core', () => {
+    const { verdict } = decide({
+      ...base,
+      calls: calls(12, 1, 1.5, 0.55, 4),
+      transfer: transfer(0.01),
+    });
+    assert.equal(verdict.kind, 'io-wait', verdict.reason);
+  });
+
+  it('a mostly-idle call whose stretch hurts responsiveness is not io-wait', () => {
+    const { verdict } = decide({
+      ...base,
+      calls: calls(40, 12, 12, 0.3),
+      transfer: transfer(0.01),
+    });
+    assert.notEqual(verdict.kind, 'io-wait', verdict.reason);
+    assert.ok(verdict.warnings.some((w) => /holds the loop for 12\.0 ms at a time/.test(w)));
+  });
+
+  it('a 1.5 ms stretch in a mostly-busy call is not io-wait', () => {
+    const { verdict } = decide({
+      ...base,
+      calls: calls(12, 9, 1.5, 0.8),
+      transfer: transfer(0.01),
+    });
+    assert.notEqual(verdict.kind, 'io-wait', verdict.reason);
+  });
+
   it('the transfer costs more than the work: loop with a warning', () => {
     const { verdict } = decide({ ...base, calls: calls(5, 5, 5, 1), transfer: transfer(20) });
     assert.equal(verdict.kind, 'transfer-bound');
