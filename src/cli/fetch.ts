@@ -196,6 +196,9 @@ export function fetchConfig(values: Values, positionals: string[], cwd: string):
       `fetch: cannot write --out ${values.out}: no such directory ${dirname(out)}`,
     );
   }
+  if (existsSync(out) && statSync(out).isDirectory()) {
+    throw new UsageError(`fetch: cannot write --out ${values.out}: it is a directory`);
+  }
   if (existsSync(out) && !values.resume && !values.overwrite) {
     throw new UsageError(
       `fetch: ${values.out ?? 'results.db'} already exists; pass --resume to continue that run or --overwrite to start over`,

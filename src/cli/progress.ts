@@ -77,7 +77,8 @@ export class Progress {
     if (!this.#options.tty) {
       const fetch = snapshot.components[this.#options.stages[0] ?? ''];
       const p95 = fetch ? ` · p95 ${formatMs(fetch.duration.p95 * 1000)}` : '';
-      const inflight = fetch?.inflight !== undefined ? ` · in flight ${fetch.inflight}` : '';
+      // Always shown, so that every line has the same fields (0 before the stage's first item).
+      const inflight = ` · in flight ${fetch?.inflight ?? 0}`;
       this.#options.write(
         `[${elapsed}] ${done}${of} done${pct} · ok ${tally.ok} · failed ${tally.failed} · ${rate.toFixed(0)}/s${inflight}${p95}${eta}\n`,
       );

@@ -8,9 +8,23 @@ describe('switchyard demo', () => {
   it('accounts for all 5,000 URLs against the faulty site, and the broken host trips its breaker', {
     timeout: 60_000,
   }, async () => {
-    // A real process with every fault on; the test's timeout is the run's deadline.
+    // A real process with every fault on (slow, hung, reset, 5xx, 429, oversized, redirect
+    // loops, a broken host). The deadline: a hung request must not hold the run up, so the whole
+    // run ends well inside it — or the child is killed and the test fails saying so.
     const run = spawnCli(['demo', '--urls', '5000', '--quiet']);
-    assert.equal(await run.exited, 0, run.stderr);
+    const DEADLINE_MS = 45_000;
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      run.exited,
+      new Promise<'deadline'>((resolve) => {
+        timer = setTimeout(() => resolve('deadline'), DEADLINE_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (code === 'deadline') {
+      run.child.kill('SIGKILL');
+      assert.fail(`the demo run was still going after ${DEADLINE_MS} ms:\n${run.stderr}`);
+    }
+    assert.equal(code, 0, run.stderr);
     const out = { stdout: run.stdout };
     assert.match(out.stdout, /5002 of 5002 lines accounted for/);
     const broken = /broken http:\/\/(127\.0\.0\.1:\d+)/.exec(out.stdout)![1]!;
@@ -27,6 +41,18 @@ describe('switchyard demo', () => {
     assert.equal(await main(['--urls', '200'], io), 0, out.stderr);
     assert.match(out.stdout, /stage +done +failed +in-flight +queued +rate\/s +p95/);
     assert.ok(out.stdout.includes('\n\u001b[2Kfetch '), 'redrawn rows');
+    for (const stage of ['fetch', 'parse', 'store']) {
+      assert.match(
+        out.stdout,
+        new RegExp(`\\u001b\\[2K${stage} +\\d+ +\\d+ +\\d+ +\\d+ +\\d+ +\\S+`),
+        stage,
+      );
+    }
+    assert.match(
+      out.stdout,
+      /\/\d+ \(\d+%\) · ok \d+ · failed \d+ · \d+\/s · ETA /,
+      'totals row with ETA',
+    );
   });
 
   it('serves the same page for the same number (deterministic faults)', async () => {
