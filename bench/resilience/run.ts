@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { CALLS, names } from './contenders.ts';
 
 const script = fileURLToPath(new URL('./contenders.ts', import.meta.url));
+const floorScript = fileURLToPath(new URL('./floor.ts', import.meta.url));
 const PASSES = 2;
 
 const started = performance.now();
@@ -58,8 +59,36 @@ line('composed call vs bare call', composed / bare, '≤ 2×', composed <= 2 * b
 console.log(
   `  ${'overhead vs opossum overhead'.padEnd(44)}${(ours / opossum).toFixed(2).padStart(6)}×   (no goal; opossum does no retry)`,
 );
+const withSignal = best.get('switchyard, the work takes the signal')! - bare;
+const theirsWithSignal = best.get('cockatiel, the work takes the signal')! - bare;
+console.log(
+  `  ${'overhead vs cockatiel, the work takes signal'.padEnd(44)}${(withSignal / theirsWithSignal).toFixed(2).padStart(6)}×   (no goal; the timeout's AbortSignal is then made)`,
+);
 const noTimeout = best.get('switchyard retry+breaker+bulkhead (no timeout)')!;
 console.log(
-  `  ${'retry+breaker+bulkhead vs bare call'.padEnd(44)}${(noTimeout / bare).toFixed(2).padStart(6)}×   (no goal; without the timeout's timer and AbortController)`,
+  `  ${'retry+breaker+bulkhead vs bare call'.padEnd(44)}${(noTimeout / bare).toFixed(2).padStart(6)}×   (no goal; without the timeout)`,
 );
+
+const floor = JSON.parse(
+  execFileSync(process.execPath, ['--import', 'tsx', floorScript], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+    .trim()
+    .split('\n')
+    .at(-1)!,
+) as Record<string, number>;
+const why: Record<string, string> = {
+  'performance.now()': 'a timeout in compose reads the clock once a call',
+  'setTimeout + clearTimeout': 'an eager timeout, every call',
+  'new AbortController().signal': 'once the work or a wait needs the signal',
+};
+console.log(
+  '\nWhat a timeout costs at least on this Node (ns per operation, a fresh process, best of 7)',
+);
+for (const [name, ns] of Object.entries(floor)) {
+  console.log(
+    `  ${name.padEnd(44)}${Math.round(ns).toString().padStart(6)}   (${why[name] ?? ''})`,
+  );
+}
 console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s`);

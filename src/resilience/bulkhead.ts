@@ -1,11 +1,26 @@
 import type { ComponentSink, MetricsSink } from '../cancel/metrics-sink.ts';
-import type { ExecuteOptions, Policy } from '../cancel/policy.ts';
+import {
+  type Cancellation,
+  type CancellationAware,
+  type ExecuteOptions,
+  executeIn,
+  type Policy,
+  realSignal,
+} from '../cancel/policy.ts';
 import { Semaphore } from '../sync/semaphore.ts';
 import { channels } from './channels.ts';
 import { systemClock } from './clock.ts';
 import { BulkheadRejectedError } from './errors.ts';
 import { Emitter, type PolicyEvent } from './events.ts';
-import { callerSignal, checkNumber, executeError, NEVER, recorded, type Work } from './internal.ts';
+import {
+  callerSignal,
+  checkNumber,
+  executeError,
+  NEVER,
+  recorded,
+  type Step,
+  type Work,
+} from './internal.ts';
 
 export interface BulkheadOptions {
   /** Calls running at once. */
@@ -43,7 +58,7 @@ export interface BulkheadStats {
  * A *running* call keeps its slot until its work settles — cancellation is cooperative, and
  * letting go of the slot while the work still runs would break the bound.
  */
-export class BulkheadPolicy implements Policy {
+export class BulkheadPolicy implements Policy, CancellationAware {
   readonly name: string;
   readonly #metrics: ComponentSink | undefined;
   readonly concurrency: number;
@@ -89,12 +104,24 @@ export class BulkheadPolicy implements Policy {
     return recorded(metrics, systemClock, options?.signal, () => this.#call(fn, options));
   }
 
+  /** @internal As a layer of `compose()`. */
+  [executeIn]<T>(next: Step<T>, c: Cancellation): Promise<T> {
+    const metrics = this.#metrics;
+    if (metrics === undefined) return this.#admit(next, c);
+    return recorded(metrics, systemClock, c, () => this.#admit(next, c));
+  }
+
   #call<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
     const signal = callerSignal(options?.signal);
     const invalid = executeError('bulkhead.execute', fn, signal);
     if (invalid !== undefined) return Promise.reject(invalid);
+    return this.#admit(fn as Step<T>, signal);
+  }
+
+  #admit<T>(fn: Step<T>, signal: Cancellation): Promise<T> {
     const sem = this.#semaphore;
-    if ((sem.available === 0 || sem.waiting !== 0) && sem.waiting >= this.queue) {
+    const free = sem.available !== 0 && sem.waiting === 0;
+    if (!free && sem.waiting >= this.queue) {
       this.#rejected++;
       const error = new BulkheadRejectedError(
         this.#running,
@@ -108,16 +135,24 @@ export class BulkheadPolicy implements Policy {
       }
       return Promise.reject(error);
     }
-    const inner = signal ?? NEVER;
+    if (free) {
+      // A slot is free and nobody queues: take it here and give it back when the work settles,
+      // without the semaphore's wait machinery (and with no signal: there is no wait to bound,
+      // so a deferred one — a timeout's, in compose — need not be made).
+      sem.tryAcquire();
+      return this.#start(fn, signal ?? NEVER, true);
+    }
+    const waitSignal = realSignal(signal);
     const running = sem.run(
-      () => this.#start(fn, inner),
-      signal === undefined ? undefined : { signal },
+      () => this.#start(fn, signal ?? NEVER, false),
+      waitSignal === undefined ? undefined : { signal: waitSignal },
     );
     this.#metrics?.setQueueDepth(sem.waiting);
     return running;
   }
 
-  #start<T>(fn: Work<T>, signal: AbortSignal): Promise<T> {
+  /** Runs `fn` in a slot; `release`: give the slot back here (else the semaphore's `run` does). */
+  #start<T>(fn: Step<T>, signal: Cancellation, release: boolean): Promise<T> {
     this.#running++;
     this.#metrics?.setInflight(this.#running);
     this.#metrics?.setQueueDepth(this.#semaphore.waiting);
@@ -125,16 +160,44 @@ export class BulkheadPolicy implements Policy {
     try {
       result = fn(signal);
     } catch (error) {
-      this.#running--;
+      this.#end();
+      if (release) this.#semaphore.release();
       return Promise.reject(error);
     }
-    return Promise.resolve(result).finally(this.#done);
+    return Promise.resolve(result).then(
+      release ? this.#releaseOk : this.#doneOk,
+      release ? this.#releaseFailed : this.#doneFailed,
+    ) as Promise<T>;
   }
 
-  readonly #done = (): void => {
+  // Bound once, so no closure per call (and `.then` is cheaper than `.finally`). The `done`
+  // pair is for a slot the semaphore's `run` gives back itself; the `release` pair gives it back.
+  readonly #doneOk = (value: unknown): unknown => {
+    this.#end();
+    return value;
+  };
+
+  readonly #doneFailed = (error: unknown): never => {
+    this.#end();
+    throw error;
+  };
+
+  readonly #releaseOk = (value: unknown): unknown => {
+    this.#end();
+    this.#semaphore.release();
+    return value;
+  };
+
+  readonly #releaseFailed = (error: unknown): never => {
+    this.#end();
+    this.#semaphore.release();
+    throw error;
+  };
+
+  #end(): void {
     this.#running--;
     this.#metrics?.setInflight(this.#running);
-  };
+  }
 }
 
 /** `new BulkheadPolicy(options)`. */

@@ -1,6 +1,12 @@
 import type { ComponentSink, MetricsSink } from '../cancel/metrics-sink.ts';
-import { isAbortOf } from '../cancel/on-abort.ts';
-import type { ExecuteOptions, Policy } from '../cancel/policy.ts';
+import {
+  type Cancellation,
+  type CancellationAware,
+  type ExecuteOptions,
+  executeIn,
+  isAbortOfCancellation,
+  type Policy,
+} from '../cancel/policy.ts';
 import { channels } from './channels.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { CircuitOpenError } from './errors.ts';
@@ -12,6 +18,7 @@ import {
   executeError,
   NEVER,
   recorded,
+  type Step,
   type Work,
 } from './internal.ts';
 import { RollingWindow } from './rolling-window.ts';
@@ -90,7 +97,7 @@ export interface CircuitBreakerStats {
  * that lands after the circuit opened cannot close it). No timer is held: open → half-open
  * happens when the next call, or a read of `state`, sees the time has come.
  */
-export class CircuitBreakerPolicy implements Policy {
+export class CircuitBreakerPolicy implements Policy, CancellationAware {
   readonly name: string;
   readonly #metrics: ComponentSink | undefined;
   readonly #clock: Clock;
@@ -226,10 +233,21 @@ export class CircuitBreakerPolicy implements Policy {
     return recorded(metrics, this.#clock, options?.signal, () => this.#call(fn, options));
   }
 
+  /** @internal As a layer of `compose()`. */
+  [executeIn]<T>(next: Step<T>, c: Cancellation): Promise<T> {
+    const metrics = this.#metrics;
+    if (metrics === undefined) return this.#admit(next, c);
+    return recorded(metrics, this.#clock, c, () => this.#admit(next, c));
+  }
+
   #call<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
     const signal = callerSignal(options?.signal);
     const invalid = executeError('circuitBreaker.execute', fn, signal);
     if (invalid !== undefined) return Promise.reject(invalid);
+    return this.#admit(fn as Step<T>, signal);
+  }
+
+  #admit<T>(fn: Step<T>, signal: Cancellation): Promise<T> {
     this.#refresh();
     const state = this.#state;
     if (state === 'open' || (state === 'half-open' && this.#probes >= this.#halfOpenMaxCalls)) {
@@ -240,32 +258,45 @@ export class CircuitBreakerPolicy implements Policy {
     return this.#run(fn, signal, this.#period, probe);
   }
 
-  async #run<T>(
-    fn: Work<T>,
-    signal: AbortSignal | undefined,
-    period: number,
-    probe: boolean,
-  ): Promise<T> {
-    const slow = this.#slowCallMs;
-    const started = slow === undefined ? 0 : this.#clock.now();
-    let value: T;
+  /** Runs an admitted call and records its outcome (with `.then`, no async frame per call). */
+  #run<T>(fn: Step<T>, signal: Cancellation, period: number, probe: boolean): Promise<T> {
+    const started = this.#slowCallMs === undefined ? 0 : this.#clock.now();
+    let result: T | PromiseLike<T>;
     try {
-      value = await fn(signal ?? NEVER);
+      result = fn(signal ?? NEVER);
     } catch (error) {
-      if (probe && period === this.#period) this.#probes--;
-      if (signal !== undefined && isAbortOf(error, signal)) throw error;
-      if (this.#isFailure === undefined || this.#isFailure(error)) this.#failure(period, error);
-      else this.#success(period);
-      throw error;
+      this.#settledWithError(error, signal, period, probe);
+      return Promise.reject(error);
     }
+    return Promise.resolve(result).then(
+      (value) => {
+        this.#settledWithValue(period, probe, started);
+        return value;
+      },
+      (error: unknown) => {
+        this.#settledWithError(error, signal, period, probe);
+        throw error;
+      },
+    );
+  }
+
+  #settledWithValue(period: number, probe: boolean, started: number): void {
     if (probe && period === this.#period) this.#probes--;
+    const slow = this.#slowCallMs;
     if (slow !== undefined && this.#clock.now() - started >= slow) {
       this.#slowCalls++;
       this.#failure(period, undefined);
     } else {
       this.#success(period);
     }
-    return value;
+  }
+
+  #settledWithError(error: unknown, signal: Cancellation, period: number, probe: boolean): void {
+    if (probe && period === this.#period) this.#probes--;
+    // The caller's abort counts neither way.
+    if (isAbortOfCancellation(error, signal)) return;
+    if (this.#isFailure === undefined || this.#isFailure(error)) this.#failure(period, error);
+    else this.#success(period);
   }
 
   #success(period: number): void {

@@ -1,4 +1,10 @@
-import type { ExecuteOptions } from '../cancel/policy.ts';
+import {
+  type Cancellation,
+  type CancellationAware,
+  type ExecuteOptions,
+  executeIn,
+  realSignal,
+} from '../cancel/policy.ts';
 import { callerSignal, executeError, NEVER, type Work } from './internal.ts';
 
 /**
@@ -8,6 +14,8 @@ import { callerSignal, executeError, NEVER, type Work } from './internal.ts';
 export interface PolicyLike {
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<unknown>;
 }
+
+type Step = (next: (c: Cancellation) => unknown, c: Cancellation) => unknown;
 
 /** The value type a policy may resolve with instead of the work's (a `fallback`'s `F`). */
 export type FallbackOf<P> = P extends { readonly fallbackType: infer F } ? F : never;
@@ -20,6 +28,8 @@ export type FallbackOf<P> = P extends { readonly fallbackType: infer F } ? F : n
 export class ComposedPolicy<F = never> {
   declare readonly fallbackType: F;
   readonly policies: readonly PolicyLike[];
+  /** Each layer as `(next, cancellation)`: its `executeIn`, or `execute` with a real signal. */
+  readonly #steps: readonly Step[];
 
   constructor(policies: readonly PolicyLike[]) {
     policies.forEach((policy, i) => {
@@ -28,27 +38,56 @@ export class ComposedPolicy<F = never> {
       }
     });
     this.policies = Object.freeze([...policies]);
+    this.#steps = this.policies.map((policy) => {
+      const aware = (policy as Partial<CancellationAware>)[executeIn];
+      if (typeof aware === 'function') return aware.bind(policy) as Step;
+      return (next: (c: Cancellation) => unknown, c: Cancellation) => {
+        const signal = realSignal(c);
+        return policy.execute(
+          (s: AbortSignal | undefined) => (s?.aborted ? Promise.reject(s.reason) : next(s)),
+          signal === undefined ? undefined : { signal },
+        );
+      };
+    });
   }
 
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T | F> {
     const signal = callerSignal(options?.signal);
     const invalid = executeError('compose.execute', fn, signal);
     if (invalid !== undefined) return Promise.reject(invalid);
-    return this.#layer(0, fn, signal) as Promise<T | F>;
+    return this.#layer(0, fn, signal, false) as Promise<T | F>;
   }
 
-  #layer<T>(
+  /** @internal A composed policy nested in another `compose()`. */
+  [executeIn]<T>(next: (c: Cancellation) => T | PromiseLike<T>, c: Cancellation): Promise<T> {
+    return Promise.resolve(this.#layer(0, next, c, true)) as Promise<T>;
+  }
+
+  /**
+   * Runs layer `i` around the rest. Layers of switchyard's own (`executeIn`) pass a
+   * `Cancellation` down: a timeout's signal stays deferred until some layer waits or the work
+   * asks for it. Other policies get a real signal. `inner` is whether `fn` is an outer
+   * compose's continuation (it takes the cancellation as it is) rather than the user's work.
+   */
+  #layer(
     i: number,
-    fn: Work<T>,
-    signal: AbortSignal | undefined,
-  ): Promise<unknown> | T | PromiseLike<T> {
+    fn: (c: never) => unknown,
+    c: Cancellation,
+    inner: boolean,
+  ): Promise<unknown> | unknown {
     const policies = this.policies;
-    if (i === policies.length) return fn(signal ?? NEVER);
-    // Each layer hands the next the signal it controls; NEVER ("no signal") is passed on as
-    // undefined, so policies outside resilience/ (timeout) don't subscribe to it.
-    return policies[i]!.execute(
-      (inner) => this.#layer(i + 1, fn, inner === NEVER ? undefined : inner),
-      signal === undefined ? undefined : { signal },
+    if (i === policies.length) {
+      if (inner) return (fn as (c: Cancellation) => unknown)(c);
+      const work = fn as Work<unknown>;
+      if (c === undefined) return work(NEVER);
+      if (c instanceof AbortSignal) return work(c);
+      // A timeout's deferred signal: work that declares no parameter cannot read it, so it is
+      // not made for it (the rule of `TaskGroup.spawn`).
+      return work(work.length === 0 ? NEVER : c.signal);
+    }
+    return this.#steps[i]!(
+      (s: Cancellation) => this.#layer(i + 1, fn, s === NEVER ? undefined : s, inner),
+      c,
     );
   }
 }

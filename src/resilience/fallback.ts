@@ -1,6 +1,11 @@
 import type { ComponentSink, MetricsSink } from '../cancel/metrics-sink.ts';
-import { isAbortOf } from '../cancel/on-abort.ts';
-import type { ExecuteOptions } from '../cancel/policy.ts';
+import {
+  type Cancellation,
+  type CancellationAware,
+  type ExecuteOptions,
+  executeIn,
+  isAbortOfCancellation,
+} from '../cancel/policy.ts';
 import { channels } from './channels.ts';
 import { systemClock } from './clock.ts';
 import { Emitter, type PolicyEvent } from './events.ts';
@@ -10,6 +15,7 @@ import {
   executeError,
   NEVER,
   recorded,
+  type Step,
   type Work,
 } from './internal.ts';
 
@@ -35,7 +41,7 @@ export type FallbackValue<F> = F | ((error: unknown) => F | PromiseLike<F>);
  *
  * In `compose()` the result type widens to `T | F`.
  */
-export class FallbackPolicy<F> {
+export class FallbackPolicy<F> implements CancellationAware {
   /** Type-level only: what this policy may resolve with instead of the work's result. */
   declare readonly fallbackType: F;
   readonly name: string;
@@ -65,18 +71,28 @@ export class FallbackPolicy<F> {
     return recorded(metrics, systemClock, options?.signal, () => this.#call(fn, options));
   }
 
+  /**
+   * @internal As a layer of `compose()`. (Typed as returning `T` for the protocol; like
+   * `execute`, it may resolve with the fallback's `F`, which `compose()`'s type accounts for.)
+   */
+  [executeIn]<T>(next: Step<T>, c: Cancellation): Promise<T> {
+    const metrics = this.#metrics;
+    if (metrics === undefined) return this.#run(next, c) as Promise<T>;
+    return recorded(metrics, systemClock, c, () => this.#run(next, c)) as Promise<T>;
+  }
+
   #call<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T | F> {
     const signal = callerSignal(options?.signal);
     const invalid = executeError('fallback.execute', fn, signal);
     if (invalid !== undefined) return Promise.reject(invalid);
-    return this.#run(fn, signal);
+    return this.#run(fn as Step<T>, signal);
   }
 
-  async #run<T>(fn: Work<T>, signal: AbortSignal | undefined): Promise<T | F> {
+  async #run<T>(fn: Step<T>, signal: Cancellation): Promise<T | F> {
     try {
       return await fn(signal ?? NEVER);
     } catch (error) {
-      if (signal !== undefined && isAbortOf(error, signal)) throw error;
+      if (isAbortOfCancellation(error, signal)) throw error;
       if (this.#handle !== undefined && !this.#handle(error)) throw error;
       this.#used++;
       this.#onFallback.emit(error);

@@ -4,10 +4,17 @@
  */
 import { type ComponentSink, outcomeOf } from '../cancel/metrics-sink.ts';
 import { signalError } from '../cancel/options.ts';
+import type { Cancellation } from '../cancel/policy.ts';
 import type { Clock } from './clock.ts';
 
 /** The work every policy runs: it gets a signal to honour. */
 export type Work<T> = (signal: AbortSignal) => T | PromiseLike<T>;
+
+/**
+ * What a policy's core runs: the user's work (public `execute`: it only ever gets a real
+ * AbortSignal or NEVER) or, inside `compose()`, the next layer (it takes a `Cancellation`).
+ */
+export type Step<T> = (cancellation: Cancellation) => T | PromiseLike<T>;
 
 /**
  * Handed to work when the caller passed no signal: it never aborts. Policies treat it as "no
@@ -87,7 +94,7 @@ export function safeCall<A>(callback: (arg: A) => void, arg: A): void {
 export function recorded<T>(
   sink: ComponentSink,
   clock: Clock,
-  signal: AbortSignal | undefined,
+  signal: Cancellation,
   run: () => Promise<T>,
 ): Promise<T> {
   const started = clock.now();
@@ -97,7 +104,11 @@ export function recorded<T>(
       return value;
     },
     (error: unknown) => {
-      sink.recordTask(outcomeOf(error, signal), (clock.now() - started) / 1000);
+      // outcomeOf reads only `aborted` and `reason`, which a deferred signal answers too.
+      sink.recordTask(
+        outcomeOf(error, signal as AbortSignal | undefined),
+        (clock.now() - started) / 1000,
+      );
       throw error;
     },
   );

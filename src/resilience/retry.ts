@@ -1,5 +1,12 @@
 import type { ComponentSink, MetricsSink } from '../cancel/metrics-sink.ts';
-import type { ExecuteOptions, Policy } from '../cancel/policy.ts';
+import {
+  type Cancellation,
+  type CancellationAware,
+  type ExecuteOptions,
+  executeIn,
+  type Policy,
+  realSignal,
+} from '../cancel/policy.ts';
 import { type Backoff, exponential } from './backoff.ts';
 import { RetryBudget, type RetryBudgetOptions } from './budget.ts';
 import { channels } from './channels.ts';
@@ -14,6 +21,7 @@ import {
   NEVER,
   recorded,
   retryAfterHint,
+  type Step,
   type Work,
 } from './internal.ts';
 
@@ -89,7 +97,7 @@ const defaultRetryOn = (error: unknown): boolean => !(error instanceof CircuitOp
  * last error itself (not wrapped) — or resolves with the last result when results were being
  * retried. The backoff sleep is cancellable: the caller's abort rejects at once with its reason.
  */
-export class RetryPolicy implements Policy {
+export class RetryPolicy implements Policy, CancellationAware {
   readonly name: string;
   readonly #metrics: ComponentSink | undefined;
   readonly attempts: number;
@@ -157,42 +165,82 @@ export class RetryPolicy implements Policy {
     return recorded(metrics, this.#clock, options?.signal, () => this.#call(fn, options));
   }
 
+  /** @internal As a layer of `compose()`. */
+  [executeIn]<T>(next: Step<T>, c: Cancellation): Promise<T> {
+    const metrics = this.#metrics;
+    if (metrics === undefined) return this.#run(next, c);
+    return recorded(metrics, this.#clock, c, () => this.#run(next, c));
+  }
+
   #call<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
     const signal = callerSignal(options?.signal);
     const invalid = executeError('retry.execute', fn, signal);
     if (invalid !== undefined) return Promise.reject(invalid);
-    return this.#run(fn, signal);
+    return this.#run(fn as Step<T>, signal);
   }
 
-  async #run<T>(fn: Work<T>, signal: AbortSignal | undefined): Promise<T> {
+  /**
+   * The first attempt runs without an async frame (most calls succeed at once); a failure, or a
+   * result to retry, continues in `#retry`.
+   */
+  #run<T>(fn: Step<T>, signal: Cancellation): Promise<T> {
     this.#calls++;
     this.#budget?.recordCall();
-    const inner = signal ?? NEVER;
-    for (let attempt = 1; ; attempt++) {
+    let first: T | PromiseLike<T>;
+    try {
+      first = fn(signal ?? NEVER);
+    } catch (error) {
+      return this.#retry(fn, signal, 1, true, error);
+    }
+    const check = this.#retryOnResult;
+    return Promise.resolve(first).then(
+      check === undefined
+        ? undefined
+        : (value) => (check(value, 1) ? this.#retry(fn, signal, 1, false, value) : value),
+      (error: unknown) => this.#retry(fn, signal, 1, true, error),
+    );
+  }
+
+  /** Attempt `attempt` ended with `outcome` (an error if `failed`, else a result to retry). */
+  async #retry<T>(
+    fn: Step<T>,
+    signal: Cancellation,
+    attempt: number,
+    failed: boolean,
+    outcome: unknown,
+  ): Promise<T> {
+    for (;;) {
+      const delay = failed
+        ? this.#decide(attempt, signal, outcome, undefined, true)
+        : this.#decide(attempt, signal, undefined, outcome, false);
+      if (delay === undefined) {
+        if (!failed) return outcome as T;
+        this.#failures++;
+        throw outcome;
+      }
+      await this.#clock.sleep(delay, { signal: realSignal(signal) });
+      // The next attempt starts under a signal checked now (the executeIn contract).
+      if (signal?.aborted) throw signal.reason;
+      attempt++;
       let value: T;
       try {
-        value = await fn(inner);
+        value = await fn(signal ?? NEVER);
       } catch (error) {
-        const delay = this.#decide(attempt, signal, error, undefined, true);
-        if (delay === undefined) {
-          this.#failures++;
-          throw error;
-        }
-        await this.#clock.sleep(delay, { signal });
+        failed = true;
+        outcome = error;
         continue;
       }
       const check = this.#retryOnResult;
       if (check === undefined || !check(value, attempt)) return value;
-      const delay = this.#decide(attempt, signal, undefined, value, false);
-      if (delay === undefined) return value;
-      await this.#clock.sleep(delay, { signal });
+      failed = false;
+      outcome = value;
     }
   }
 
   /** The delay before the next attempt, or `undefined` to stop and settle with this outcome. */
   #decide(
     attempt: number,
-    signal: AbortSignal | undefined,
+    signal: Cancellation,
     error: unknown,
     value: unknown,
     failed: boolean,

@@ -173,3 +173,36 @@ describe('deadline', () => {
     assert.equal(called, false);
   });
 });
+
+describe('timeout around work that takes no signal', () => {
+  it('arms no timer: such work cannot be cancelled, and its outcome stands', async () => {
+    const before = activeTimers();
+    let release!: (v: string) => void;
+    const call = timeout(60_000, () => new Promise<string>((resolve) => (release = resolve)));
+    assert.equal(activeTimers(), before);
+    release('value');
+    assert.equal(await call, 'value');
+    const failure = new Error('own');
+    await assert.rejects(
+      timeout(60_000, async () => {
+        throw failure;
+      }),
+      (e) => e === failure,
+    );
+    assert.equal(activeTimers(), before);
+  });
+
+  it('still validates its arguments and honours an already-aborted signal', async () => {
+    let called = false;
+    const work = async () => {
+      called = true;
+    };
+    await assert.rejects(timeout(-1, work), /ms must be >= 0/);
+    await assert.rejects(
+      timeout(5, work, { signal: AbortSignal.abort('gone') }),
+      (e) => e === 'gone',
+    );
+    await assert.rejects(timeout(0, work), TimeoutError);
+    assert.equal(called, false);
+  });
+});

@@ -96,6 +96,26 @@ describe('bulkhead', () => {
     assert.equal(await policy.execute(() => 7), 7);
   });
 
+  it('gives the slot of a failed call to the next queued one and counts every admission', async () => {
+    const policy = bulkhead({ concurrency: 1, queue: 1 });
+    const gate = deferred();
+    const failing = policy.execute(() => gate.promise);
+    const next = policy.execute(async () => 'next');
+    assert.deepEqual([policy.stats().running, policy.stats().queued], [1, 1]);
+    gate.reject(new Error('failed'));
+    await assert.rejects(failing, { message: 'failed' });
+    assert.equal(await next, 'next');
+    assert.deepEqual(
+      {
+        running: policy.stats().running,
+        queued: policy.stats().queued,
+        admitted: policy.stats().admitted,
+      },
+      { running: 0, queued: 0, admitted: 2 },
+    );
+    assert.equal(await policy.execute(async () => 'free again'), 'free again');
+  });
+
   it('validates its options', () => {
     assert.throws(() => bulkhead({ concurrency: 0 }), /concurrency must be >= 1/);
     assert.throws(() => bulkhead({ concurrency: 1, queue: -1 }), /queue must be >= 0/);

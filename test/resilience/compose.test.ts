@@ -203,3 +203,215 @@ describe('fallback', () => {
     await assert.rejects(p, { message: 'other' });
   });
 });
+
+/**
+ * `timeout(ms)` inside `compose()` hands the inner layers a deferred signal: a deadline that
+ * becomes a real AbortSignal and timer only when a layer waits or the work takes a signal.
+ * Time is driven by hand: `performance.now` is mocked (the deadline) and so is `setTimeout`
+ * (the timer armed once the signal is made).
+ */
+describe('compose with timeout(ms): the signal is made only when someone needs it', () => {
+  let now = 0;
+  const useClock = () => {
+    now = 1_000;
+    mock.method(performance, 'now', () => now);
+    mock.timers.enable({ apis: ['setTimeout'] });
+  };
+  const restoreClock = () => {
+    mock.timers.reset();
+    mock.restoreAll();
+  };
+  const advance = (ms: number) => {
+    now += ms;
+    mock.timers.tick(ms);
+  };
+
+  it('arms no timer and adds no listener for work that takes no signal', async () => {
+    const caller = new AbortController();
+    const policy = compose(
+      timeout(60_000),
+      retry(),
+      circuitBreaker(),
+      bulkhead({ concurrency: 2 }),
+    );
+    const before = activeTimers();
+    const gate = deferred<string>();
+    const call = policy.execute(() => gate.promise, { signal: caller.signal });
+    assert.equal(activeTimers(), before, 'no timer while the work runs');
+    assert.equal(abortListeners(caller.signal), 0, 'no listener on the caller signal');
+    gate.resolve('ok');
+    assert.equal(await call, 'ok');
+    assert.equal(activeTimers(), before);
+  });
+
+  it('gives work that declares a parameter a real signal that aborts at the deadline', async () => {
+    useClock();
+    try {
+      const breaker = circuitBreaker();
+      const retrying = retry({ attempts: 3, backoff: constant(0) });
+      const policy = compose(timeout(50), retrying, breaker, bulkhead({ concurrency: 1 }));
+      let seen: AbortSignal | undefined;
+      const call = policy.execute((signal) => {
+        seen = signal;
+        return new Promise((_, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+        );
+      });
+      const outcome = call.catch((e: unknown) => e);
+      assert.ok(seen instanceof AbortSignal);
+      assert.equal(seen.aborted, false);
+      advance(49);
+      assert.equal(seen.aborted, false, 'not before the deadline');
+      advance(1);
+      const error = await outcome;
+      assert.ok(error instanceof TimeoutError);
+      assert.equal(error.ms, 50);
+      assert.equal(seen.reason, error);
+      assert.equal(retrying.stats().retries, 0, 'the timeout ended the call: no retry');
+      assert.equal(breaker.stats().failures, 0, 'an abort counts neither way in the breaker');
+    } finally {
+      restoreClock();
+    }
+  });
+
+  it('stops retrying once the deadline has passed, even though no signal was ever made', async () => {
+    useClock();
+    try {
+      const policy = compose(timeout(50), retry({ attempts: 5, backoff: constant(0) }));
+      let attempts = 0;
+      const failure = new Error('slow and failed');
+      const gate = deferred();
+      const call = policy.execute(async () => {
+        attempts++;
+        await gate.promise;
+        throw failure;
+      });
+      advance(60);
+      gate.resolve();
+      await assert.rejects(call, (e) => e === failure);
+      assert.equal(attempts, 1);
+    } finally {
+      restoreClock();
+    }
+  });
+
+  it('makes the signal for a backoff sleep and cuts the sleep at the deadline with the TimeoutError', async () => {
+    useClock();
+    try {
+      let attempts = 0;
+      const policy = compose(timeout(50), retry({ attempts: 3, backoff: constant(1_000) }));
+      const call = policy.execute(async () => {
+        attempts++;
+        throw new Error('down');
+      });
+      const outcome = call.catch((e: unknown) => e);
+      // Let the first attempt fail and the retry start its 1 s sleep (under the real signal).
+      await new Promise((resolve) => setImmediate(resolve));
+      advance(40);
+      assert.equal(attempts, 1);
+      advance(10);
+      const error = await outcome;
+      assert.ok(error instanceof TimeoutError, `got ${String(error)}`);
+      assert.equal(attempts, 1, 'the sleep was cut short: no second attempt');
+    } finally {
+      restoreClock();
+    }
+  });
+
+  it('removes the timer and the caller listener it made once the work settles', async () => {
+    const caller = new AbortController();
+    const policy = compose(timeout(60_000), retry({ attempts: 1 }), bulkhead({ concurrency: 1 }));
+    const before = activeTimers();
+    const gate = deferred<string>();
+    const call = policy.execute((signal) => gate.promise.then((v) => `${v} ${signal.aborted}`), {
+      signal: caller.signal,
+    });
+    assert.equal(activeTimers(), before + 1, 'the work took a signal: its timer is armed');
+    assert.equal(abortListeners(caller.signal), 1);
+    gate.resolve('done');
+    assert.equal(await call, 'done false');
+    assert.equal(activeTimers(), before);
+    assert.equal(abortListeners(caller.signal), 0);
+  });
+
+  it("passes the caller's abort through a deferred signal: queued calls leave the bulkhead with its reason", async () => {
+    const caller = new AbortController();
+    const limit = bulkhead({ concurrency: 1, queue: 1 });
+    const policy = compose(timeout(60_000), limit);
+    const gate = deferred();
+    const first = policy.execute(() => gate.promise);
+    const second = policy.execute(async () => 'never', { signal: caller.signal });
+    assert.equal(limit.stats().queued, 1);
+    caller.abort('bye');
+    await assert.rejects(second, (e) => e === 'bye');
+    gate.resolve();
+    await first;
+    assert.equal(abortListeners(caller.signal), 0);
+  });
+
+  it('cuts a wait in the bulkhead queue at the deadline with the TimeoutError', async () => {
+    useClock();
+    try {
+      const limit = bulkhead({ concurrency: 1, queue: 1 });
+      const gate = deferred<string>();
+      const first = compose(timeout(60_000), limit).execute(() => gate.promise);
+      const queued = compose(timeout(50), limit).execute(async () => 'never ran');
+      const outcome = queued.catch((e: unknown) => e);
+      assert.equal(limit.stats().queued, 1);
+      advance(50);
+      const error = await outcome;
+      assert.ok(error instanceof TimeoutError);
+      assert.equal(limit.stats().queued, 0, 'it left the queue');
+      gate.resolve('first');
+      assert.equal(await first, 'first');
+    } finally {
+      restoreClock();
+    }
+  });
+
+  it('hands a policy from outside switchyard a real signal, aborted at the deadline', async () => {
+    useClock();
+    try {
+      let seen: AbortSignal | undefined;
+      const foreign = {
+        execute<T>(fn: (s: AbortSignal) => T | PromiseLike<T>, options?: { signal?: AbortSignal }) {
+          seen = options?.signal;
+          return Promise.resolve(fn(options?.signal ?? new AbortController().signal));
+        },
+      };
+      const policy = compose(timeout(50), foreign);
+      const call = policy.execute(
+        (signal) =>
+          new Promise((_, reject) =>
+            signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+          ),
+      );
+      assert.ok(seen instanceof AbortSignal);
+      advance(50);
+      await assert.rejects(call, TimeoutError);
+    } finally {
+      restoreClock();
+    }
+  });
+
+  it('works through a composed policy nested in another, and nested timeouts keep the nearer deadline', async () => {
+    useClock();
+    try {
+      const inner = compose(retry({ attempts: 1 }), timeout(30));
+      const policy = compose(timeout(50), inner);
+      const call = policy.execute(
+        (signal) =>
+          new Promise((_, reject) =>
+            signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+          ),
+      );
+      const outcome = call.catch((e: unknown) => e);
+      advance(30);
+      const error = await outcome;
+      assert.ok(error instanceof TimeoutError);
+      assert.equal(error.ms, 30, 'the inner, nearer deadline fired');
+    } finally {
+      restoreClock();
+    }
+  });
+});
