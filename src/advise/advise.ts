@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { serialize } from 'node:v8';
 import { durationError, signalError } from '../cancel/options.ts';
 import { AdviseCallError, AdviseLoadError } from './errors.ts';
+import { measureParallelism } from './parallelism.ts';
 import type { ChildMessage, CloneCost, CpuSource, RawSample, StartMessage } from './protocol.ts';
 import type {
   Advice,
@@ -83,7 +84,12 @@ export async function advise(
     { timeoutMs, loadTimeoutMs, maxMemoryMb, signal },
   );
   const measured = raw.samples.filter((s) => !s.warmup);
-  const calls = measured.length > 0 ? summarise(measured) : null;
+  const calls = measured.length > 0 ? summarise(measured, raw.childCpuMs / measured.length) : null;
+  // After the child is gone, so that the burst does not compete with the measured calls.
+  const parallelism =
+    options.cores === undefined && calls !== null && raw.failure === null
+      ? (await measureParallelism(cores, { signal })).parallelism
+      : cores;
   const memory = memoryFigures(raw.samples, raw.baseline, warmup, maxMemoryMb);
   const transfer = raw.clone ? transferFigures(raw.clone.args, raw.clone.result) : null;
   const { verdict, estimate } = decide({
@@ -93,6 +99,7 @@ export async function advise(
     failure: raw.failure,
     timeoutMs,
     cores,
+    parallelism,
     concurrency,
     load: loadavg()[0],
   });
@@ -147,6 +154,8 @@ interface RawResult {
   baseline: number;
   samples: RawSample[];
   clone: { args: CloneCost; result: CloneCost } | null;
+  /** CPU of waited-for child processes over the measured calls, ms; 0 where unknown. */
+  childCpuMs: number;
   failure: Failure | null;
 }
 
@@ -164,6 +173,7 @@ function measure(start: StartMessage, options: MeasureOptions): Promise<RawResul
       baseline: -1,
       samples: [],
       clone: null,
+      childCpuMs: 0,
       failure: null,
     };
     let child: ChildProcess;
@@ -213,6 +223,7 @@ function measure(start: StartMessage, options: MeasureOptions): Promise<RawResul
           break;
         case 'done':
           result.clone = { args: message.args, result: message.result };
+          result.childCpuMs = Math.max(0, message.childCpuMs);
           finish({ ok: true });
           break;
         case 'load-error': {
@@ -360,13 +371,14 @@ export function stat(values: number[]): Stat {
   };
 }
 
-function summarise(samples: RawSample[]): CallFigures {
+function summarise(samples: RawSample[], childCpuMs: number): CallFigures {
   return {
     wallMs: stat(samples.map((s) => s.wallMs)),
     cpuMs: stat(samples.map((s) => s.cpuMs)),
     blockedMs: stat(samples.map((s) => s.blockedMs)),
     runQueueMs: stat(samples.map((s) => s.runQueueMs)),
     elu: stat(samples.map((s) => s.elu)),
+    childCpuMs,
   };
 }
 

@@ -22,7 +22,7 @@
  * - event-loop utilisation over the call;
  * - memory retained after the call (heap used + external after a forced full GC).
  */
-import { readFileSync } from 'node:fs';
+import { openSync, readSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { deserialize, serialize } from 'node:v8';
 import type { ChildMessage, CloneCost, CpuSource, RawSample, StartMessage } from './protocol.ts';
@@ -34,15 +34,48 @@ interface CpuReading {
   runQueueNs: number;
 }
 
-const schedstatPath = `/proc/self/task/${process.pid}/schedstat`;
+const procBuffer = Buffer.alloc(1024);
+
+/**
+ * A /proc file kept open and re-read with one pread at offset 0 (the kernel regenerates it):
+ * a single syscall, cheap enough for the 1 ms ticker. Null where it cannot be opened.
+ */
+function procReader(path: string): (() => string) | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  const read = () =>
+    procBuffer.toString('latin1', 0, readSync(fd, procBuffer, 0, procBuffer.length, 0));
+  try {
+    read();
+  } catch {
+    return null;
+  }
+  return read;
+}
+
+const schedstat = procReader(`/proc/self/task/${process.pid}/schedstat`);
+const procStat = procReader('/proc/self/stat');
 
 /** Linux: nanoseconds this thread spent runnable but waiting for a core; -1 elsewhere. */
 function runQueueNs(): number {
-  try {
-    return Number(readFileSync(schedstatPath, 'latin1').split(' ')[1]);
-  } catch {
-    return -1;
-  }
+  return schedstat === null ? -1 : Number(schedstat().split(' ')[1]);
+}
+
+/**
+ * Linux: CPU time (user + system) of the child processes this process started and waited for
+ * (`cutime` + `cstime` of /proc/self/stat, which include their own waited-for children), ms, in
+ * clock ticks of 10 ms (USER_HZ is 100 on Linux); -1 elsewhere.
+ */
+function childrenCpuMs(): number {
+  if (procStat === null) return -1;
+  const text = procStat();
+  // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) * 10;
 }
 
 interface CpuClock {
@@ -129,24 +162,39 @@ const ms = (ns: number) => ns / 1e6;
 
 async function measure(fn: Fn, args: unknown[], warmup: boolean): Promise<[RawSample, unknown]> {
   const elu0 = performance.eventLoopUtilization();
+  // The clocks are read just outside the window [t0, end], so their cost is not the call's. A
+  // wait for a core between a read and the window's edge (reading /proc is a syscall: a
+  // preemption point) lands in the run-queue figure but not in the window; `tBefore` and the
+  // read after the end bound that, and only run-queue time that provably lay inside the window
+  // is taken off (on a loaded machine it once exceeded the whole call).
+  const tBefore = performance.now();
   const c0 = cpu.readFirst();
   const t0 = performance.now();
   let value = fn(...args);
   const syncEnd = performance.now();
-  const cSync = cpu.read(); // outside the synchronous window, so its cost is not the call's
+  const cSync = cpu.read();
+  const tSync = performance.now();
   const syncMs = syncEnd - t0;
-  let blockedMs = syncMs - ms(cSync.runQueueNs - c0.runQueueNs);
+  const inside = (rqNs: number, end: number, after: number) =>
+    Math.max(0, ms(rqNs - c0.runQueueNs) - (t0 - tBefore) - (after - end));
+  let blockedMs = syncMs - inside(cSync.runQueueNs, syncEnd, tSync);
+  let instrumentMs = 0;
   const async = isThenable(value);
   if (async) {
     // While the call is pending: the loop's busy time between consecutive 1 ms ticks.
+    // The ticker's own work (its readings) is timed and taken off the call's loop time and CPU
+    // below; the stretch between two ticks holds none of it.
     let lastActive = performance.eventLoopUtilization().active;
     let lastRq = cSync.runQueueNs;
     const step = () => {
+      const started = performance.now();
       const active = performance.eventLoopUtilization().active;
       const rq = readRunQueue();
       blockedMs = Math.max(blockedMs, active - lastActive - ms(rq - lastRq));
-      lastActive = active;
       lastRq = rq;
+      const now = performance.now();
+      instrumentMs += now - started;
+      lastActive = active + (now - started);
     };
     const ticker = setInterval(step, 1);
     try {
@@ -159,16 +207,18 @@ async function measure(fn: Fn, args: unknown[], warmup: boolean): Promise<[RawSa
   // A synchronous call ended at syncEnd; an asynchronous one when its promise settled.
   const t1 = async ? performance.now() : syncEnd;
   const c1 = async ? cpu.read() : cSync;
+  const tEnd = async ? performance.now() : tSync;
   const elu = performance.eventLoopUtilization(elu0);
   const wallMs = t1 - t0;
   const sample: RawSample = {
     warmup,
     wallMs,
-    cpuMs: ms(c1.cpuNs - c0.cpuNs),
-    runQueueMs: ms(c1.runQueueNs - c0.runQueueNs),
+    cpuMs: Math.max(0, ms(c1.cpuNs - c0.cpuNs) - instrumentMs),
+    runQueueMs: Math.min(wallMs, inside(c1.runQueueNs, t1, tEnd)),
     syncMs,
     blockedMs: Math.max(0, blockedMs),
-    elu: wallMs > 0 ? Math.min(1, elu.active / wallMs) : 1,
+    elu: wallMs > 0 ? Math.min(1, Math.max(0, elu.active - instrumentMs) / wallMs) : 1,
+    instrumentMs,
     retainedBytes: -1,
   };
   return [sample, value];
@@ -202,7 +252,9 @@ async function run(start: StartMessage): Promise<void> {
   send({ type: 'loaded', cpuSource: cpu.source, baselineRetainedBytes: retained() });
   const total = start.warmup + start.runs;
   let result: unknown;
+  let childrenFrom = -1;
   for (let index = 0; index < total; index++) {
+    if (index === start.warmup) childrenFrom = childrenCpuMs();
     result = undefined;
     let sample: RawSample;
     try {
@@ -217,8 +269,16 @@ async function run(start: StartMessage): Promise<void> {
     // is not charged to the next call.
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  send({ type: 'done', args: cloneCost(start.args), result: cloneCost(result) }, () =>
-    process.exit(0),
+  // Children the calls started are reaped by now (each call is followed by a 5 ms pause).
+  const childrenTo = childrenCpuMs();
+  send(
+    {
+      type: 'done',
+      args: cloneCost(start.args),
+      result: cloneCost(result),
+      childCpuMs: childrenFrom >= 0 && childrenTo >= 0 ? childrenTo - childrenFrom : -1,
+    },
+    () => process.exit(0),
   );
 }
 

@@ -26,8 +26,13 @@ export interface RawSample {
   syncMs: number;
   /** The longest stretch the event loop could not run, net of run-queue waits. */
   blockedMs: number;
-  /** The share of the call's wall time the event loop was busy, 0..1. */
+  /** The share of the call's wall time the event loop was busy, 0..1 (the ticker's own work excluded). */
   elu: number;
+  /**
+   * Time the measuring ticker spent in its own readings while an asynchronous call was pending,
+   * ms: already taken off `cpuMs` and `elu`. 0 for a synchronous call.
+   */
+  instrumentMs: number;
   /** Heap used + external memory after a full GC, after the call (bytes; -1 without GC). */
   retainedBytes: number;
 }
@@ -50,4 +55,10 @@ export type ChildMessage =
   | { type: 'load-error'; error: unknown }
   | { type: 'sample'; index: number; sample: RawSample }
   | { type: 'threw'; index: number; error: unknown }
-  | { type: 'done'; args: CloneCost; result: CloneCost };
+  | {
+      type: 'done';
+      args: CloneCost;
+      result: CloneCost;
+      /** CPU of waited-for child processes over the measured calls, ms (10 ms ticks); -1 unknown. */
+      childCpuMs: number;
+    };

@@ -48,6 +48,12 @@ export interface CallFigures {
   runQueueMs: Stat;
   /** Event-loop utilisation during the call, 0..1. */
   elu: Stat;
+  /**
+   * CPU time of the child processes the calls started and waited for (an `execSync`'s shell
+   * and command), ms per call: the mean over the measured calls (Linux `/proc/self/stat`, 10 ms
+   * ticks summed over all of them); 0 where unknown. Not part of `cpuMs`.
+   */
+  childCpuMs: number;
 }
 
 export interface TransferFigures {
@@ -103,8 +109,14 @@ export interface LaneEstimate {
 }
 
 export interface Estimate {
-  /** Cores the estimate assumes (`os.availableParallelism()`). */
+  /** Cores of the machine (`os.availableParallelism()`, or the `cores` option). */
   cores: number;
+  /**
+   * Cores' worth of CPU this program can get now: measured at advise time by running a fixed
+   * CPU burst on one thread and on `cores` threads at once (a shared machine gives less than its
+   * core count); the `cores` option when given. CPU-bound estimates use it.
+   */
+  parallelism: number;
   /** Threads (or processes) the recommended pool should have. */
   threads: number;
   /** Calls in flight assumed on the event loop. */
@@ -150,6 +162,7 @@ export interface Sample {
   syncMs: number;
   blockedMs: number;
   elu: number;
+  instrumentMs: number;
   retainedBytes: number;
 }
 
@@ -166,7 +179,11 @@ export interface AdviseOptions {
   maxMemoryMb?: number | undefined;
   /** Calls in flight the event-loop estimate assumes for async work (default 64). */
   concurrency?: number | undefined;
-  /** Cores to estimate for (default `os.availableParallelism()`). */
+  /**
+   * Cores to estimate for. Default: `os.availableParallelism()`, with the parallelism actually
+   * available measured (a ~0.2 s CPU burst on that many threads); given, it is taken as is and
+   * nothing is measured (deterministic verdicts, e.g. in tests).
+   */
   cores?: number | undefined;
   /** Aborting kills the child; the call rejects with the reason. */
   signal?: AbortSignal | undefined;

@@ -40,6 +40,8 @@ export interface DecideInput {
   failure: Failure | null;
   timeoutMs: number;
   cores: number;
+  /** Cores' worth of CPU measured available now (see parallelism.ts); default `cores`. */
+  parallelism?: number | undefined;
   concurrency: number;
   /** The 1-minute load average when measured (os.loadavg()[0]); 0 where unknown. */
   load?: number | undefined;
@@ -63,16 +65,29 @@ export function decide(input: DecideInput): { verdict: Verdict; estimate: Estima
   const wallNet = Math.max(EPSILON_MS, wall - rq);
   const busy = Math.max(blocked, calls.elu.median * wall - rq, EPSILON_MS);
   const cloneMs = transfer?.cloneMs ?? 0;
+  const parallelism = Math.min(input.cores, Math.max(1, input.parallelism ?? input.cores));
   const computes = cpu >= COMPUTE_SHARE * blocked;
+  // The CPU a call costs, wherever it runs: its own, and its child processes'. A call that
+  // computes holds a core for its whole stretch, even where the guest's CPU clock misses some of
+  // it (a virtual machine's vCPU taken by the host).
+  const cpuTotal = cpu + calls.childCpuMs;
+  const coreMs = computes ? Math.max(cpuTotal, busy) : cpuTotal;
   const threads = computes
     ? input.cores
     : Math.min(
         MAX_BLOCKING_THREADS,
-        Math.max(input.cores, Math.ceil((input.cores * wallNet) / Math.max(cpu, wallNet / 100))),
+        Math.max(
+          input.cores,
+          Math.ceil((input.cores * wallNet) / Math.max(cpuTotal, wallNet / 100)),
+        ),
       );
-  const lanes = estimateLanes(input, { wallNet, busy, cpu, cloneMs, threads });
+  const lanes = estimateLanes(
+    { cores: parallelism, concurrency: input.concurrency },
+    { wallNet, busy, cpu: coreMs, cloneMs, threads },
+  );
   const estimate = (lane: Lane): Estimate => ({
     cores: input.cores,
+    parallelism,
     threads,
     concurrency: input.concurrency,
     lanes,
@@ -82,7 +97,7 @@ export function decide(input: DecideInput): { verdict: Verdict; estimate: Estima
   });
   if (rq > 0.2 * wall && rq > 1) {
     warnings.push(
-      `the machine was busy: the thread waited ${fmt(rq)} ms per call for a core (${pct(rq / wall)} of the wall time); the figures are net of that wait, the estimate assumes ${input.cores} free cores`,
+      `the machine was busy: the thread waited ${fmt(rq)} ms per call for a core (${pct(rq / wall)} of the wall time); the figures are net of that wait, the estimate assumes ${parallelism.toFixed(1)} cores' worth of CPU`,
     );
   }
   if (transfer !== null && !transfer.cloneable) {
@@ -91,7 +106,11 @@ export function decide(input: DecideInput): { verdict: Verdict; estimate: Estima
     );
   }
   const speedupThread = lanes.thread / lanes.loop;
-  if ((input.load ?? 0) > 0.5 * input.cores) {
+  if (input.parallelism !== undefined && parallelism < 0.9 * input.cores) {
+    warnings.push(
+      `the machine is shared: ${input.cores} threads computing at once got ${parallelism.toFixed(1)} cores' worth of CPU (measured); the estimate uses that, and a CPU-bound speedup grows when the other work stops`,
+    );
+  } else if ((input.load ?? 0) > 0.5 * input.cores && input.parallelism === undefined) {
     warnings.push(
       `the machine is shared (load average ${input.load!.toFixed(1)} on ${input.cores} cores): the estimate assumes ${input.cores} free cores; a CPU-bound speedup will be smaller`,
     );
@@ -195,8 +214,9 @@ interface Basis {
  * - loop: `concurrency` calls in flight, each holding the loop `busy` ms:
  *   min(concurrency × 1000 / wall, 1000 / busy);
  * - thread / process: `threads` workers each running one call at a time (wall + dispatch), at
- *   most `cores` cores' worth of CPU, and the main thread's share of cloning (half the
- *   round-trip clone: serialising arguments, deserialising results) on one core.
+ *   most `cores` cores' worth of CPU (the parallelism measured available) at `cpu` ms a call (its
+ *   own and its child processes'), and the main thread's share of cloning (half the round-trip
+ *   clone: serialising arguments, deserialising results) on one core.
  */
 export function estimateLanes(
   input: { cores: number; concurrency: number },

@@ -73,8 +73,6 @@ describe('switchyard advise (CLI)', () => {
     const result = await run(
       'advise',
       `${fixture}#pbkdf2`,
-      '--args',
-      '[20000]',
       '--runs',
       '3',
       '--warmup',

@@ -5,12 +5,20 @@ import type { CallFigures, Stat } from '../../src/advise/index.ts';
 import { decide } from '../../src/advise/verdict.ts';
 
 const s = (v: number): Stat => ({ median: v, mean: v, p95: v, min: v, max: v });
-const calls = (wall: number, cpu: number, blocked: number, elu: number, rq = 0): CallFigures => ({
+const calls = (
+  wall: number,
+  cpu: number,
+  blocked: number,
+  elu: number,
+  rq = 0,
+  childCpu = 0,
+): CallFigures => ({
   wallMs: s(wall),
   cpuMs: s(cpu),
   blockedMs: s(blocked),
   runQueueMs: s(rq),
   elu: s(elu),
+  childCpuMs: childCpu,
 });
 const memory = { retainedBytes: 0, growthBytesPerCall: 0, leak: false, limitMb: 1024 };
 const transfer = (cloneMs: number) => ({
@@ -112,6 +120,55 @@ describe('advise: decision rules', () => {
       transfer: transfer(0.01),
     });
     assert.notEqual(verdict.kind, 'io-wait', verdict.reason);
+  });
+
+  it('a CPU-bound call where 2 threads got 1.2 cores measured: the estimate is 1.2x, and says why', () => {
+    const { verdict, estimate } = decide({
+      ...base,
+      parallelism: 1.2,
+      calls: calls(40, 39, 40, 1),
+      transfer: transfer(0.01),
+    });
+    assert.equal(estimate!.parallelism, 1.2);
+    assert.equal(estimate!.threads, 2);
+    assert.ok(Math.abs(estimate!.speedup - 1.2) < 0.01, String(estimate!.speedup));
+    assert.equal(verdict.lane, 'thread', verdict.reason);
+    assert.ok(verdict.warnings.some((w) => /got 1\.2 cores' worth of CPU \(measured\)/.test(w)));
+  });
+
+  it('one core measured: a CPU-bound call that holds the loop 40 ms still moves, claiming no speedup', () => {
+    const { verdict, estimate } = decide({
+      ...base,
+      parallelism: 1,
+      calls: calls(40, 39, 40, 1),
+      transfer: transfer(0.01),
+    });
+    assert.equal(verdict.lane, 'thread');
+    assert.ok(estimate!.speedup < 1.05, String(estimate!.speedup));
+    assert.match(verdict.reason, /keep the loop free at about the same calls per second/);
+  });
+
+  it('a CPU clock that misses stolen time does not raise a CPU-bound estimate past the cores', () => {
+    // Medians from different calls: the longest stretch (44 ms) above wall net of run queue (36).
+    const { estimate } = decide({
+      ...base,
+      calls: calls(40, 30, 44, 1, 4),
+      transfer: transfer(0.01),
+    });
+    assert.ok(estimate!.speedup <= 2, String(estimate!.speedup));
+  });
+
+  it("a blocking call's child processes' CPU caps its thread estimate", () => {
+    const without = decide({ ...base, calls: calls(44, 1.4, 44, 1), transfer: transfer(0.01) });
+    const withChildren = decide({
+      ...base,
+      calls: calls(44, 1.4, 44, 1, 0, 20),
+      transfer: transfer(0.01),
+    });
+    assert.equal(withChildren.verdict.kind, 'blocking');
+    // 2 cores / 21.4 ms of CPU a call = 93 calls/s, against 22.7 on the loop.
+    assert.ok(Math.abs(withChildren.estimate!.speedup - 2000 / 21.4 / (1000 / 44)) < 0.05);
+    assert.ok(without.estimate!.speedup > 2 * withChildren.estimate!.speedup);
   });
 
   it('the transfer costs more than the work: loop with a warning', () => {

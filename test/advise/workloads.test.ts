@@ -119,6 +119,16 @@ describe('advise: blocking without computing belongs on a thread, with a note', 
   }
 });
 
+describe('advise: the CPU of child processes a call starts', () => {
+  it("counts a child that computes 30 ms of CPU per call in childCpuMs, apart from the call's own", async () => {
+    const report = await measure('execCompute', [30]);
+    assertFigures(report);
+    // 30 ms of the child's user CPU plus its start-up, in 10 ms ticks summed over the calls.
+    assert.ok(report.calls!.childCpuMs >= 25, String(report.calls!.childCpuMs));
+    assert.ok(report.calls!.cpuMs.median < report.calls!.childCpuMs, report.verdict.reason);
+  });
+});
+
 describe('advise: work that must be isolated belongs in a process', () => {
   it('classifies a leak as process, leak', async () => {
     const report = await measure('leak', [16], { runs: 4 });
