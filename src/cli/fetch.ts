@@ -549,7 +549,9 @@ export async function runFetch(config: FetchConfig, io: CommandIo): Promise<Fetc
     }
   };
 
-  const parseConcurrency = Math.max(config.threads * 2, Math.min(config.concurrency, 128));
+  // Pages held by the parse stage: enough for full batches, and never more than the fetch
+  // stage itself holds (so at most twice --concurrency bodies in memory, each ≤ --max-body).
+  const parseConcurrency = Math.max(config.threads * 2, Math.min(config.concurrency, 64));
   let report: PipelineReport;
   try {
     if (config.metricsPort !== undefined) {
@@ -560,9 +562,8 @@ export async function runFetch(config: FetchConfig, io: CommandIo): Promise<Fetc
     report = await pipeline({ name: 'fetch', journal, metrics })
       .from(readLines(config.input, io.stdin ?? process.stdin), { key: (item: Line) => item.line })
       .map('fetch', fetchStage, { concurrency: config.concurrency, buffer: config.concurrency })
-      // Wide enough for a full batch per loop turn (parse-batch.ts); the fetch stage's own
-      // concurrency already bounds how many bodies are held.
-      .map('parse', parseStage, { concurrency: parseConcurrency, buffer: parseConcurrency })
+      // Wide enough for a full batch per loop turn (parse-batch.ts).
+      .map('parse', parseStage, { concurrency: parseConcurrency, buffer: config.threads * 4 })
       .to('store', countingSink as ResultsSink, { batchSize: 256 })
       .run({ signal: io.signal, drainTimeoutMs: config.drainTimeoutMs });
   } finally {

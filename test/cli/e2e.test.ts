@@ -220,6 +220,50 @@ describe('switchyard (the real command, in a child process)', () => {
     assert.match(run.stdout, /\n {2}throughput +[\d.]+ URLs\/s\n/);
   });
 
+  it('draws the live per-stage display when stdout is a terminal (a pty from script(1))', async () => {
+    writeFileSync(
+      join(dir, 'tty.txt'),
+      Array.from({ length: 40 }, (_, i) => `${base}/slow/t${i}`).join('\n'),
+    );
+    const command = [
+      process.execPath,
+      bin,
+      'fetch',
+      'tty.txt',
+      '--out',
+      'tty.db',
+      '--concurrency',
+      '2',
+      '--per-host',
+      '2',
+      '--rate',
+      '0',
+    ]
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const run = spawn('script', ['-qec', command, '/dev/null'], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    run.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const code = await new Promise<number | null>((resolve) => run.on('close', resolve));
+    assert.equal(code, 0, out);
+    assert.match(out, /stage +done +failed +in-flight +queued +rate\/s +p95/);
+    const redraws = out.split('\u001b[2Kstage').length - 1;
+    assert.ok(redraws >= 2, `redrawn in place (${redraws} frames)`);
+    assert.ok(out.includes('\u001b[6F'), 'cursor moved back up over the six rows');
+    for (const stage of ['fetch', 'parse', 'store', 'urls']) {
+      assert.match(
+        out,
+        new RegExp(`\\u001b\\[2K${stage} +\\d+ +\\d+ +\\d+ +\\d+ +\\d+ +\\S+`),
+        stage,
+      );
+    }
+    assert.match(out, /\/40 \(\d+%\) · ok \d+ · failed \d+ · \d+\/s · ETA /);
+    assert.match(out, /fetched 40 URLs in /);
+  });
+
   it('switchyard run: progress, metrics, journal, and Ctrl-C then --resume runs each item exactly once', async () => {
     const out = join(dir, 'numbers.out');
     writeFileSync(out, '');
