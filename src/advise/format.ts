@@ -54,7 +54,7 @@ export function formatAdvice(advice: Advice): string {
   const e = advice.estimate;
   if (e !== null) {
     lines.push(
-      `  estimate   calls/s on ${e.cores} cores: loop ${rate(e.lanes.loop)}, thread pool (${e.threads}) ${rate(e.lanes.thread)}, process pool ${rate(e.lanes.process)}`,
+      `  estimate   calls/s on ${e.cores} cores${e.parallelism < e.cores - 0.05 ? ` (${e.parallelism.toFixed(1)} cores' worth of CPU available, measured)` : ''}: loop ${rate(e.lanes.loop)}, thread pool (${e.threads}) ${rate(e.lanes.thread)}, process pool ${rate(e.lanes.process)}`,
     );
   }
   lines.push('');

@@ -178,7 +178,9 @@ export function decide(input: DecideInput): { verdict: Verdict; estimate: Estima
       reason = `${holds} using ${fmt(cpu)} ms of CPU: CPU-bound; ${gain}`;
     } else {
       kind = 'blocking';
-      reason = `${holds} but uses only ${fmt(cpu)} ms of CPU: it blocks rather than computes; ${gain}`;
+      const children =
+        calls.childCpuMs > 0 ? ` (and ${fmt(calls.childCpuMs)} ms in the processes it starts)` : '';
+      reason = `${holds} but uses only ${fmt(cpu)} ms of CPU${children}: it blocks rather than computes; ${gain}`;
       notes.push(
         `it blocks rather than computes (a synchronous wait: Atomics.wait, execSync, a blocking read): a waiting thread costs no CPU, so more threads than cores pay off (maxThreads: ${threads}); an asynchronous version of the call, if there is one, would belong on the loop and cost no thread at all`,
       );
