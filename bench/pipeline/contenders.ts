@@ -1,6 +1,8 @@
 /**
  * One contender per process: `node --import tsx bench/pipeline/contenders.ts <name> <items>`
- * prints one JSON line { name, items, seconds, loopP99Ms? }.
+ * prints one JSON line { name, items, seconds, cpuSeconds, loopP99Ms? } (cpuSeconds: this
+ * process's user + system CPU time during the run, all threads — steadier than wall time on a
+ * shared machine).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -131,7 +133,10 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()
   if (run === undefined) throw new Error(`unknown contender ${name}`);
   const items = Number(count);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const result = await run(items);
   const seconds = (performance.now() - t0) / 1000;
-  process.stdout.write(`${JSON.stringify({ name, items, seconds, ...result })}\n`);
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  process.stdout.write(`${JSON.stringify({ name, items, seconds, cpuSeconds, ...result })}\n`);
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { CancelledError } from '../cancel/errors.ts';
 import type { MetricsSink } from '../cancel/metrics-sink.ts';
 import { onAbort } from '../cancel/on-abort.ts';
@@ -102,7 +102,8 @@ export async function runPipeline(
   if (optionError) throw optionError;
 
   const { name, journal, metrics, stages, sink } = spec;
-  const runId = randomUUID();
+  // 96 random bits, 16 characters: unique per run, and short, since every journal row holds it.
+  const runId = randomBytes(12).toString('base64url');
   const started = performance.now();
   const stats = stages.map((stage) => new StageStats(stage.name, metrics));
   const sinkStats = new StageStats(sink.name, metrics);
@@ -255,14 +256,19 @@ export async function runPipeline(
       () =>
         runSink(sink, sinkStats, channels.at(-1)!, {
           signal: stageSignal,
-          commit: (batch, records) => {
+          commit: (batch) => {
             if (shared) {
               // The rows and their done marks in one transaction: a crash keeps both or neither.
+              // The envelopes are the records here: the sink is ours, it reads key and value.
               const keys = batch.map((envelope) => envelope.journalKey);
-              journal!.commitWith!(keys, () => target.writeSync(records));
+              journal!.commitWith!(keys, () => target.writeSync(batch));
               return undefined;
             }
-            return write(records, stageSignal);
+            // A sink of the caller's own gets records of its own, not the envelopes.
+            return write(
+              batch.map(({ key, value }) => ({ key, value })),
+              stageSignal,
+            );
           },
           acknowledge: (batch) => {
             totals.ok += batch.length;
@@ -447,12 +453,16 @@ async function runStageWorker(
   const pool = stage.lane === 'pool';
   try {
     for (;;) {
-      let envelope: Envelope;
-      try {
-        envelope = await input.get();
-      } catch (error) {
-        if (error instanceof QueueShutDownError) return;
-        throw error;
+      let envelope: Envelope | undefined;
+      // Take a queued item without a promise; wait only when there is none.
+      if (input.size > 0) envelope = takeNow(input);
+      if (envelope === undefined) {
+        try {
+          envelope = await input.get();
+        } catch (error) {
+          if (error instanceof QueueShutDownError) return;
+          throw error;
+        }
       }
       const index = turnstile === undefined ? 0 : turnstile.arrive();
       stats.started(1, input.size);
@@ -519,7 +529,7 @@ async function runStageWorker(
 interface SinkHooks {
   signal: AbortSignal;
   /** Writes (and, when shared, acknowledges in the same transaction) one batch. */
-  commit(batch: Envelope[], records: SinkRecord<unknown>[]): void | PromiseLike<void> | undefined;
+  commit(batch: Envelope[]): void | PromiseLike<void> | undefined;
   acknowledge(batch: Envelope[]): void;
   deadLetter(envelope: Envelope, stage: string, error: unknown): void;
 }
@@ -546,7 +556,6 @@ async function runSink(
     if (input.size < batchSize - 1) await nextTurn();
     const batch = [first];
     while (batch.length < batchSize && input.size > 0) batch.push(input.getNowait());
-    const records = batch.map(({ key, value }) => ({ key, value }));
     stats.started(batch.length, input.size);
     const t0 = performance.now();
     let attempts = 0;
@@ -555,7 +564,7 @@ async function runSink(
     try {
       const once = () => {
         attempts++;
-        return hooks.commit(batch, records);
+        return hooks.commit(batch);
       };
       if (policy === undefined) await once();
       else await policy.execute(once, { signal });
@@ -566,6 +575,18 @@ async function runSink(
     stats.finished(batch.length, performance.now() - t0, attempts, error, failed);
     if (error === undefined) hooks.acknowledge(batch);
     else if (failed) for (const envelope of batch) hooks.deadLetter(envelope, name, error);
+  }
+}
+
+/**
+ * A queued item without waiting, or `undefined` when every queued item is promised to a
+ * waiting `get()` already (or the channel was shut down immediately): then `get()` waits.
+ */
+function takeNow(input: Channel): Envelope | undefined {
+  try {
+    return input.getNowait();
+  } catch {
+    return undefined;
   }
 }
 

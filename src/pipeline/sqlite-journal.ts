@@ -22,6 +22,14 @@ export interface SqliteJournalOptions {
 const OP_DONE = 1;
 const OP_FAIL = 2;
 
+/**
+ * Item rows are upserted by one statement per `CHUNK` rows (a multi-row `VALUES`), the rest by
+ * statements of `SMALL_CHUNK` rows and then one at a time: one statement call per 64 rows
+ * instead of one per row, and no per-row arrays or JSON. 64 rows × 3 parameters.
+ */
+const CHUNK = 64;
+const SMALL_CHUNK = 8;
+
 /** The tables, in whatever database the journal is given. */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS switchyard_items (
@@ -64,21 +72,30 @@ export class SqliteJournal implements Journal, Disposable {
   #pipeline = '';
   #runId = '';
   /**
-   * Buffered leases. A lease still buffered when its item finishes is never written: the done
-   * (or failed) row carries its attempt instead — one row write per item in the steady state.
+   * Buffered leases, in two generations: `#young` since the last timer tick, `#old` from before
+   * it. A tick writes only the old ones — items still unfinished a whole `commitIntervalMs`
+   * after they were read — and the young become old. A lease still buffered when its item
+   * finishes is never written: the done (or failed) row carries its attempt instead. So the
+   * steady state is one row write per item, and the lease rows written are the slow items.
    */
-  #leases = new Set<string>();
+  #young = new Set<string>();
+  #old = new Set<string>();
   /** Buffered done / failed writes: op, key, attempts to add, dead letter, flattened. */
   #ops: (number | string | DeadLetter | undefined)[] = [];
   #count = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #upsert: Database.Statement;
-  readonly #doneMany: Database.Statement;
+  readonly #upsertChunk: Database.Statement;
+  readonly #upsertSmall: Database.Statement;
+  /** Parameters of the chunk being filled: pipeline, run id, time, then (key, state, attempts)×n. */
+  readonly #params: unknown[] = new Array(3 + 3 * CHUNK);
+  #rows = 0;
+  readonly #smallParams: unknown[] = new Array(3 + 3 * SMALL_CHUNK);
   readonly #insertLetter: Database.Statement;
   readonly #finished: Database.Statement;
   readonly #anyFinished: Database.Statement;
   readonly #release: Database.Statement;
-  readonly #applyTx: Database.Transaction<(leases: boolean) => void>;
+  readonly #applyTx: Database.Transaction<(young: boolean) => void>;
   readonly #commitWithTx: Database.Transaction<
     (keys: readonly string[], write: () => void) => void
   >;
@@ -129,14 +146,8 @@ export class SqliteJournal implements Journal, Disposable {
          state = excluded.state, run_id = excluded.run_id,
          attempts = attempts + excluded.attempts, updated_at = excluded.updated_at`,
     );
-    // One statement for a whole batch of done marks: [[key, attempts], …] as JSON.
-    this.#doneMany = db.prepare(
-      `INSERT INTO switchyard_items (pipeline, key, state, run_id, attempts, updated_at)
-       SELECT ?, j.value ->> 0, 'done', ?, j.value ->> 1, ? FROM json_each(?) AS j WHERE true
-       ON CONFLICT (pipeline, key) DO UPDATE SET
-         state = 'done', run_id = excluded.run_id,
-         attempts = attempts + excluded.attempts, updated_at = excluded.updated_at`,
-    );
+    this.#upsertChunk = db.prepare(upsertRows(CHUNK));
+    this.#upsertSmall = db.prepare(upsertRows(SMALL_CHUNK));
     this.#insertLetter = db.prepare(
       `INSERT INTO switchyard_dead_letters (pipeline, key, stage, error_class, message, run_id, at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -155,12 +166,16 @@ export class SqliteJournal implements Journal, Disposable {
       `UPDATE switchyard_items SET state = 'pending', updated_at = ?
        WHERE pipeline = ? AND run_id = ? AND state = 'leased'`,
     );
-    this.#applyTx = db.transaction((leases: boolean) => this.#apply(leases));
+    this.#applyTx = db.transaction((young: boolean) => this.#apply(young));
     this.#commitWithTx = db.transaction((keys: readonly string[], write: () => void) => {
-      this.#apply(false);
+      this.#applyOps();
       write();
-      const marks = keys.map((key) => [key, this.#leases.delete(key) ? 1 : 0]);
-      this.#doneMany.run(this.#pipeline, this.#runId, Date.now(), JSON.stringify(marks));
+      this.#startRows(Date.now());
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        this.#row(key, 'done', this.#unlease(key));
+      }
+      this.#endRows();
     });
   }
 
@@ -175,9 +190,9 @@ export class SqliteJournal implements Journal, Disposable {
   }
 
   lease(key: string): void {
-    // Not counted towards `commitEvery`: the set holds only items in flight (finishing one
+    // Not counted towards `commitEvery`: the sets hold only items in flight (finishing one
     // removes it), and the timer writes those that are still running.
-    this.#leases.add(key);
+    this.#young.add(key);
     this.#arm();
   }
 
@@ -189,23 +204,18 @@ export class SqliteJournal implements Journal, Disposable {
     this.#push(OP_FAIL, key, letter);
   }
 
+  /** Commits every buffered write, the young leases too. */
   flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#count === 0 && this.#leases.size === 0) return;
-    this.#applyTx.immediate(true);
-    this.#clear();
-    this.commits++;
+    this.#commit(true);
   }
 
   commitWith(keys: readonly string[], write: () => void): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
     this.#commitWithTx.immediate(keys, write);
     this.#ops = [];
     this.#count = 0;
     this.commits++;
-    if (this.#leases.size > 0) this.#arm();
   }
 
   end(): void {
@@ -224,68 +234,161 @@ export class SqliteJournal implements Journal, Disposable {
     this.close();
   }
 
-  #push(op: number, key: string, letter: DeadLetter | undefined): void {
-    this.#ops.push(op, key, this.#leases.delete(key) ? 1 : 0, letter);
-    this.#buffered();
+  /** 1 if `key`'s lease was still buffered (its attempt goes on the finished row), else 0. */
+  #unlease(key: string): number {
+    return this.#young.delete(key) || this.#old.delete(key) ? 1 : 0;
   }
 
-  #buffered(): void {
-    if (++this.#count >= this.#commitEvery) this.flush();
+  #push(op: number, key: string, letter: DeadLetter | undefined): void {
+    this.#ops.push(op, key, this.#unlease(key), letter);
+    // By count: the done / failed writes and the old leases; the young ones can wait.
+    if (++this.#count >= this.#commitEvery) this.#commit(false);
     else this.#arm();
   }
 
+  /**
+   * Commits the buffered done / failed writes and the old leases (the young ones too, if
+   * `young`). Forgets them only once their transaction committed: after a rollback they stay
+   * buffered for the next commit.
+   */
+  #commit(young: boolean): void {
+    if (this.#count === 0 && this.#old.size === 0 && !(young && this.#young.size > 0)) return;
+    this.#applyTx.immediate(young);
+    this.#ops = [];
+    this.#count = 0;
+    this.#old.clear();
+    if (young) this.#young.clear();
+    this.commits++;
+  }
+
+  /** The timer: commits the done / failed writes and the old leases; the young become old. */
+  #tick(): void {
+    this.#commit(false);
+    const old = this.#old; // empty now
+    this.#old = this.#young;
+    this.#young = old;
+  }
+
+  /** Keeps a timer pending while anything is buffered. */
   #arm(): void {
     if (this.#timer === undefined) {
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
         try {
-          this.flush();
+          this.#tick();
         } catch {
           // The writes stay buffered; the next commit (by count, or at the end of the run,
           // where the error surfaces) retries them. A timer must not throw uncaught.
         }
+        if (this.#count > 0 || this.#old.size > 0 || this.#young.size > 0) this.#arm();
       }, this.#intervalMs);
       this.#timer.unref();
     }
   }
 
-  /** Forgets the buffered writes once their transaction committed (kept if it rolled back). */
-  #clear(): void {
-    this.#ops = [];
-    this.#leases.clear();
-    this.#count = 0;
+  /** Applies the buffered writes and old leases (young ones too, if `young`); inside a transaction. */
+  #apply(young: boolean): void {
+    const now = Date.now();
+    this.#startRows(now);
+    for (const key of this.#old) this.#row(key, 'leased', 1);
+    if (young) for (const key of this.#young) this.#row(key, 'leased', 1);
+    this.#applyOps(now, true);
   }
 
-  /** Applies the buffered writes (the leases too, if `leases`); runs inside a transaction. */
-  #apply(leases: boolean): void {
+  /**
+   * Applies the buffered done / failed writes; inside a transaction. `started`: rows were
+   * started by the caller (`#startRows`) and are ended here.
+   */
+  #applyOps(now = Date.now(), started = false): void {
+    const ops = this.#ops;
+    if (!started) {
+      if (ops.length === 0) return;
+      this.#startRows(now);
+    }
+    let letters = false;
+    for (let i = 0; i < ops.length; i += 4) {
+      const failed = ops[i] === OP_FAIL;
+      letters ||= failed;
+      this.#row(ops[i + 1] as string, failed ? 'failed' : 'done', ops[i + 2] as number);
+    }
+    this.#endRows();
+    if (!letters) return;
     const pipeline = this.#pipeline;
     const runId = this.#runId;
-    const now = Date.now();
-    if (leases) {
-      for (const key of this.#leases) this.#upsert.run(pipeline, key, 'leased', runId, 1, now);
-    }
-    const ops = this.#ops;
     for (let i = 0; i < ops.length; i += 4) {
-      const op = ops[i] as number;
-      const key = ops[i + 1] as string;
-      const attempts = ops[i + 2] as number;
-      if (op === OP_DONE) {
-        this.#upsert.run(pipeline, key, 'done', runId, attempts, now);
-      } else {
-        const letter = ops[i + 3] as DeadLetter;
-        this.#upsert.run(pipeline, key, 'failed', runId, attempts, now);
-        this.#insertLetter.run(
-          pipeline,
-          key,
-          letter.stage,
-          letter.errorClass,
-          letter.message,
-          runId,
-          now,
-        );
-      }
+      if (ops[i] !== OP_FAIL) continue;
+      const letter = ops[i + 3] as DeadLetter;
+      this.#insertLetter.run(
+        pipeline,
+        ops[i + 1] as string,
+        letter.stage,
+        letter.errorClass,
+        letter.message,
+        runId,
+        now,
+      );
     }
   }
+
+  /** Starts a run of item upserts stamped with `now` (then `#row` each, then `#endRows`). */
+  #startRows(now: number): void {
+    const params = this.#params;
+    params[0] = this.#pipeline;
+    params[1] = this.#runId;
+    params[2] = now;
+    this.#rows = 0;
+  }
+
+  /** Upserts one item row: buffered into the current chunk, written when it is full. */
+  #row(key: string, state: string, attempts: number): void {
+    const params = this.#params;
+    const at = 3 + 3 * this.#rows;
+    params[at] = key;
+    params[at + 1] = state;
+    params[at + 2] = attempts;
+    if (++this.#rows === CHUNK) {
+      this.#upsertChunk.run(params);
+      this.#rows = 0;
+    }
+  }
+
+  /** Writes the rows left in the chunk, in order: by `SMALL_CHUNK`s, then one at a time. */
+  #endRows(): void {
+    const params = this.#params;
+    const rows = this.#rows;
+    this.#rows = 0;
+    let i = 0;
+    if (rows >= SMALL_CHUNK) {
+      const small = this.#smallParams;
+      small[0] = params[0];
+      small[1] = params[1];
+      small[2] = params[2];
+      for (; i + SMALL_CHUNK <= rows; i += SMALL_CHUNK) {
+        for (let j = 0; j < 3 * SMALL_CHUNK; j++) small[3 + j] = params[3 + 3 * i + j];
+        this.#upsertSmall.run(small);
+      }
+    }
+    for (; i < rows; i++) {
+      const at = 3 + 3 * i;
+      this.#upsert.run(params[0], params[at], params[at + 1], params[1], params[at + 2], params[2]);
+    }
+  }
+}
+
+/**
+ * An upsert of `rows` item rows in one statement. Parameters: pipeline, run id, time, then
+ * (key, state, attempts) per row. A key given twice conflicts with its own earlier row, which
+ * the `DO UPDATE` then updates: the same result as two statements.
+ */
+function upsertRows(rows: number): string {
+  return `INSERT INTO switchyard_items (pipeline, key, state, run_id, attempts, updated_at)
+    SELECT r.pipeline, v.column1, v.column2, r.run_id, v.column3, r.now
+    FROM (SELECT ? AS pipeline, ? AS run_id, ? AS now) AS r,
+         (VALUES ${Array(rows).fill('(?, ?, ?)').join(', ')}) AS v
+    WHERE true
+    ON CONFLICT (pipeline, key) DO UPDATE SET
+      state = excluded.state, run_id = excluded.run_id,
+      attempts = attempts + excluded.attempts, updated_at = excluded.updated_at`;
 }
 
 /**

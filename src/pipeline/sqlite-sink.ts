@@ -14,7 +14,7 @@ export interface SqliteSinkOptions<T> {
   serialize?: ((value: T) => unknown) | undefined;
 }
 
-const CHUNK = 32;
+const CHUNK = 64;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function defaultSerialize(value: unknown): unknown {

@@ -168,3 +168,60 @@ describe('journal: resume, dead letters, group commit', () => {
     assert.deepEqual(journalStates(db, 'hard'), { done: 50 });
   });
 });
+
+describe('journal: leases', () => {
+  const rows = (db: import('better-sqlite3').Database) =>
+    Object.fromEntries(
+      (
+        db
+          .prepare("SELECT key, state, attempts FROM switchyard_items WHERE pipeline = 'leases'")
+          .all() as { key: string; state: string; attempts: number }[]
+      ).map((r) => [r.key, `${r.state}/${r.attempts}`]),
+    );
+
+  it('a lease is written only once its item has been in flight for a whole commit interval', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { db } = tempDatabase(dir);
+    const journal = sqliteJournal(db, { commitIntervalMs: 50 });
+    journal.begin('leases', 'run-1');
+    journal.lease('a');
+    journal.lease('b');
+    t.mock.timers.tick(50);
+    assert.deepEqual(rows(db), {}, 'young leases are not written at the first tick');
+    journal.done('a');
+    journal.lease('c');
+    t.mock.timers.tick(50);
+    // a finished while still buffered: its done row carries the attempt. b survived a whole
+    // interval unfinished: its lease is written. c is young.
+    assert.deepEqual(rows(db), { a: 'done/1', b: 'leased/1' });
+    journal.done('b');
+    journal.done('c');
+    t.mock.timers.tick(50);
+    assert.deepEqual(rows(db), { a: 'done/1', b: 'done/1', c: 'done/1' }, 'one attempt each');
+    journal.lease('d');
+    journal.end();
+    assert.deepEqual(
+      rows(db),
+      { a: 'done/1', b: 'done/1', c: 'done/1', d: 'pending/1' },
+      'end() writes the young leases too, and releases them to pending',
+    );
+  });
+
+  it('a commit by count writes the done marks and the old leases, not the young ones', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { db } = tempDatabase(dir);
+    const journal = sqliteJournal(db, { commitEvery: 2, commitIntervalMs: 50 });
+    journal.begin('leases', 'run-2');
+    journal.lease('old');
+    t.mock.timers.tick(50);
+    journal.lease('x');
+    journal.lease('y');
+    journal.lease('young');
+    journal.done('x');
+    journal.done('y'); // the second buffered write: commits now, before any tick
+    assert.deepEqual(rows(db), { old: 'leased/1', x: 'done/1', y: 'done/1' });
+    journal.flush();
+    assert.deepEqual(rows(db), { old: 'leased/1', x: 'done/1', y: 'done/1', young: 'leased/1' });
+    journal.end();
+  });
+});
