@@ -49,17 +49,26 @@ function python(kind: string): Result | undefined {
   }
 }
 
+/** Every run of `best`, by contender: the p50 round trip is taken as its own best. */
+const runs = new Map<string, Result[]>();
+
 /** Best of `passes` fresh processes, interleaved, so a burst of load cannot single one out. */
 function best(workload: string, names: string[], passes: number, better: (r: Result) => number) {
   const kept = new Map<string, Result>();
   for (let pass = 0; pass < passes; pass++) {
     for (const name of names) {
       const r = node(workload, name);
+      runs.set(`${workload}/${name}`, [...(runs.get(`${workload}/${name}`) ?? []), r]);
       const old = kept.get(name);
       if (old === undefined || better(r) > better(old)) kept.set(name, r);
     }
   }
   return kept;
+}
+
+/** The lowest p50 round trip of a contender's runs (best of its fresh processes, like throughput). */
+function bestP50(workload: string, name: string): number {
+  return Math.min(...(runs.get(`${workload}/${name}`) ?? []).map((r) => r.p50us!));
 }
 
 const fmt = (n: number, digits = 0) =>
@@ -70,14 +79,18 @@ const peers = ['switchyard', 'piscina', 'tinypool', 'workerpool'];
 console.log(
   `switchyard pool benchmark — Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, 2 workers per pool`,
 );
-console.log('best of 3 fresh processes per contender (interleaved); shared machine\n');
+console.log(
+  'best of 3 fresh processes per contender (interleaved; throughput and p50 each their best); shared machine\n',
+);
 
 const trivial = best('trivial', peers, 3, (r) => r.tasksPerSec!);
 const pyThread = python('thread');
-console.log('Trivial task (x => x + 1), 100,000 tasks, 256 in flight');
+console.log(
+  'Trivial task (x => x + 1), 100,000 tasks, 256 in flight; then one at a time, 3,000 round trips',
+);
 for (const [name, r] of trivial) {
   console.log(
-    `  ${name.padEnd(28)} ${fmt(r.tasksPerSec!)} tasks/s   p50 round trip ${fmt(r.p50us!, 1)} µs`,
+    `  ${name.padEnd(28)} ${fmt(r.tasksPerSec!)} tasks/s   p50 round trip ${fmt(bestP50('trivial', name), 1)} µs`,
   );
 }
 if (pyThread)
@@ -125,8 +138,10 @@ if (pyThread) {
     `  trivial throughput vs Python ThreadPoolExecutor: ${r.toFixed(2)}× (goal ≥ 1×) ${verdict(r >= 1)}`,
   );
 }
+const oursP50 = bestP50('trivial', 'switchyard');
+const piscP50 = bestP50('trivial', 'piscina');
 console.log(
-  `  p50 round trip vs piscina: ${fmt(ours.p50us!, 1).trim()} vs ${fmt(pisc.p50us!, 1).trim()} µs (goal: no worse) ${verdict(ours.p50us! <= pisc.p50us! * 1.05)}`,
+  `  p50 round trip vs piscina: ${fmt(oursP50, 1).trim()} vs ${fmt(piscP50, 1).trim()} µs (goal: no worse) ${verdict(oursP50 <= piscP50 * 1.05)}`,
 );
 console.log(
   `  CPU-bound scaling: ${Math.round(oursCpu * 100)}% of ideal (goal ≥ 95%) ${verdict(oursCpu >= 0.95)}`,

@@ -47,10 +47,36 @@ export interface WorkerConfig {
   kind: 'thread' | 'process';
   /** Send the heap size after each batch (the pool enforces `maxMemoryMb`). */
   reportHeap: boolean;
-  /** Threads only: the flag the worker blocks on in `callMainSync`, and the reply port. */
+  /**
+   * Threads only: Int32 fields (see FLAG_*): the flag the worker blocks on in `callMainSync`,
+   * the count of messages the pool has posted on `taskPort`, and whether the worker is parked.
+   */
   syncFlag?: SharedArrayBuffer;
+  /** Threads only: where `callMainSync` replies arrive. */
   syncPort?: import('node:worker_threads').MessagePort;
+  /**
+   * Threads only: where every main → worker message arrives. The pool bumps FLAG_POSTED after
+   * each one (and notifies it if the worker is parked), so an idle worker can wait in
+   * Atomics.wait instead of its event loop and take the message with receiveMessageOnPort.
+   */
+  taskPort?: import('node:worker_threads').MessagePort;
 }
+
+/** Index in `syncFlag`: set to 1 when a `callMainSync` reply has been posted. */
+export const FLAG_SYNC_REPLY = 0;
+/** Index in `syncFlag`: messages posted on `taskPort` so far (wraps; only changes matter). */
+export const FLAG_POSTED = 1;
+/** Index in `syncFlag`: 1 while the worker is (about to be) parked in Atomics.wait on FLAG_POSTED. */
+export const FLAG_PARKED = 2;
+export const FLAG_FIELDS = 3;
+
+/**
+ * Parking (threads): an idle worker waits in Atomics.wait at most this long at a time, then
+ * gives its event loop a turn (timers, I/O, messages left behind by finished tasks).
+ */
+export const PARK_SLICE_MS = 20;
+/** Parking: how long after its last task an idle worker keeps parking (then: event loop only). */
+export const PARK_FOR_MS = 250;
 
 export interface SerializedError {
   /** Marks the shape, so a plain value that looks alike is not mistaken for it. */

@@ -11,7 +11,15 @@ import {
   type TransferListItem,
   Worker,
 } from 'node:worker_threads';
-import type { FromWorker, ToWorker, WorkerConfig } from './protocol.ts';
+import {
+  FLAG_FIELDS,
+  FLAG_PARKED,
+  FLAG_POSTED,
+  FLAG_SYNC_REPLY,
+  type FromWorker,
+  type ToWorker,
+  type WorkerConfig,
+} from './protocol.ts';
 
 export interface TransportEvents {
   message(message: FromWorker): void;
@@ -105,21 +113,25 @@ const { workerData } = require('node:worker_threads');
 `;
 
 export function threadTransport(options: TransportOptions, on: TransportEvents): Transport {
-  const flag = new SharedArrayBuffer(4);
+  const flag = new SharedArrayBuffer(FLAG_FIELDS * 4);
   const flagView = new Int32Array(flag);
   const { port1, port2 } = new MessageChannel();
+  // Tasks, aborts and callMain replies go through a port of their own rather than the
+  // Worker's, so that an idle worker parked in Atomics.wait can read them synchronously.
+  const tasks = new MessageChannel();
   const config: WorkerConfig = {
     pool: options.pool,
     kind: 'thread',
     reportHeap: options.reportHeap,
     syncFlag: flag,
     syncPort: port2,
+    taskPort: tasks.port2,
   };
   preload ??= tsxPreload();
   const worker = new Worker(bootstrap, {
     eval: true,
     workerData: { ...config, preload, entry: entryUrl.href },
-    transferList: [port2],
+    transferList: [port2, tasks.port2],
     resourceLimits: options.resourceLimits,
     execArgv: options.execArgv,
     env: options.env,
@@ -129,13 +141,20 @@ export function threadTransport(options: TransportOptions, on: TransportEvents):
   worker.on('error', on.error);
   worker.once('exit', (code) => {
     port1.close();
+    tasks.port1.close();
     on.exit(code, null);
   });
   const id = worker.threadId;
+  const taskPort = tasks.port1;
   return {
     id,
     send(message, transfer) {
-      worker.postMessage(message, transfer);
+      taskPort.postMessage(message, transfer);
+      // After the post, so a worker that sees the new count finds the message on its port.
+      // A worker that set FLAG_PARKED after this load still sees the new count before it
+      // waits (it waits only while the count is the one it read), so no wake-up is lost.
+      Atomics.add(flagView, FLAG_POSTED, 1);
+      if (Atomics.load(flagView, FLAG_PARKED) !== 0) Atomics.notify(flagView, FLAG_POSTED);
     },
     stop() {
       void worker.terminate();
@@ -151,8 +170,8 @@ export function threadTransport(options: TransportOptions, on: TransportEvents):
     },
     replySync(reply) {
       postReply(port1, reply);
-      Atomics.store(flagView, 0, 1);
-      Atomics.notify(flagView, 0);
+      Atomics.store(flagView, FLAG_SYNC_REPLY, 1);
+      Atomics.notify(flagView, FLAG_SYNC_REPLY);
     },
   };
 }

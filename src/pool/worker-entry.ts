@@ -16,8 +16,13 @@ import {
 } from 'node:worker_threads';
 import {
   deserializeError,
+  FLAG_PARKED,
+  FLAG_POSTED,
+  FLAG_SYNC_REPLY,
   FN_MODULE,
   type FromWorker,
+  PARK_FOR_MS,
+  PARK_SLICE_MS,
   STATUS_CANCELLED,
   STATUS_ERROR,
   STATUS_OK,
@@ -181,7 +186,11 @@ function flush(): void {
 
 async function drain(): Promise<void> {
   draining = true;
-  while (head < queue.length) {
+  let ran = 0;
+  for (;;) {
+    // Between tasks, take what the pool sent meanwhile (one atomic load when it sent nothing).
+    if (syncFlag !== null && Atomics.load(syncFlag, FLAG_POSTED) !== pulledAt) pullPending();
+    if (head >= queue.length) break;
     const entry = queue[head]!;
     queue[head++] = undefined;
     if (entry.aborted) {
@@ -214,12 +223,18 @@ async function drain(): Promise<void> {
     runtime.current = null;
     const now = performance.now();
     results.push(entry.id, status, value, now - started);
+    ran++;
     if (now - lastFlush > 1) flush();
   }
   queue.length = 0;
   head = 0;
   draining = false;
   flush();
+  idleSince = performance.now();
+  // One task at a time: someone is waiting on each answer, so park for the next. A batch: the
+  // pool is streaming work, and its messages coalesce better through the event loop.
+  streaming = ran > 1;
+  if (!streaming) schedulePark();
 }
 
 function onRun(defs: unknown[] | null, tasks: unknown[]): void {
@@ -234,7 +249,36 @@ function onRun(defs: unknown[] | null, tasks: unknown[]): void {
       reason: undefined,
     });
   }
-  if (!draining) void drain();
+}
+
+/** Starts running the queue, unless it is already running (it picks up what was added). */
+function kick(): void {
+  if (!draining && head < queue.length) void drain();
+}
+
+/** Threads: what FLAG_POSTED was when the task port was last emptied. */
+let pulledAt = 0;
+
+/**
+ * Threads: takes every message already waiting on the task port, synchronously. So a batch the
+ * pool sent while this worker was busy joins the queue at once, and the worker answers it with
+ * the rest, in one message, instead of one round trip per message.
+ */
+function pullPending(): void {
+  if (taskPort === undefined || syncFlag === null) return;
+  // Read the count before the port: a message posted after this read changes the count.
+  pulledAt = Atomics.load(syncFlag, FLAG_POSTED);
+  for (let entry = receiveMessageOnPort(taskPort); entry !== undefined; ) {
+    onMessage(entry.message as ToWorker);
+    entry = receiveMessageOnPort(taskPort);
+  }
+}
+
+/** A message from the pool, through the event loop. */
+function receive(message: ToWorker): void {
+  onMessage(message);
+  pullPending();
+  kick();
 }
 
 function onAbortTask(id: number, reason: unknown): void {
@@ -269,6 +313,7 @@ function callMain(name: string, args: unknown[]): Promise<unknown> {
 
 const syncFlag = config.syncFlag ? new Int32Array(config.syncFlag) : null;
 const syncPort: MessagePort | undefined = config.syncPort;
+const taskPort: MessagePort | undefined = config.taskPort;
 
 function callMainSync(name: string, args: unknown[]): unknown {
   if (syncFlag === null || syncPort === undefined) {
@@ -277,15 +322,66 @@ function callMainSync(name: string, args: unknown[]): unknown {
     );
   }
   const call = ++callSeq;
-  Atomics.store(syncFlag, 0, 0);
+  Atomics.store(syncFlag, FLAG_SYNC_REPLY, 0);
   send({ t: 'call', call, name, args, sync: true });
-  Atomics.wait(syncFlag, 0, 0);
+  Atomics.wait(syncFlag, FLAG_SYNC_REPLY, 0);
   const reply = receiveMessageOnPort(syncPort)?.message as
     | { ok: boolean; value: unknown }
     | undefined;
   if (reply === undefined) throw new Error('callMainSync(): the main thread sent no reply');
   if (reply.ok) return reply.value;
   throw deserializeError(reply.value as never, asError);
+}
+
+// ---- parking (threads) ----------------------------------------------------------------------
+//
+// Waking a thread through its event loop (a MessagePort event) costs tens of microseconds more
+// than waking it from Atomics.wait. So a thread with nothing to run parks: it waits on the
+// FLAG_POSTED counter, which the pool bumps after every message it posts on the task port, and
+// takes the messages with receiveMessageOnPort. Only while idle: a running task owns the event
+// loop (its timers, its callMain replies, its taskSignal). And only in short slices, returning
+// to the event loop between them, so that whatever a finished task left behind (a timer, a
+// stream, an unawaited callMain) still runs, late by at most one slice; after PARK_FOR_MS
+// without a task it stops parking, and the next message wakes it through its event loop.
+// terminate() interrupts Atomics.wait, so stopping a parked worker is immediate.
+
+let parkScheduled = false;
+/** The last run of the queue had more than one task: the pool is streaming, do not park. */
+let streaming = false;
+let parking = false;
+let idleSince = 0;
+
+function schedulePark(): void {
+  if (taskPort === undefined || parkScheduled || parking) return;
+  parkScheduled = true;
+  // From a clean stack (the check phase), never from inside a task's promise chain.
+  setImmediate(park);
+}
+
+function park(): void {
+  parkScheduled = false;
+  if (draining || syncFlag === null || taskPort === undefined) return;
+  parking = true;
+  try {
+    const sliceEnd = performance.now() + PARK_SLICE_MS;
+    for (;;) {
+      // pullPending reads the count before the port: a message posted after that read changes
+      // the count, so the wait below returns at once instead of missing it.
+      pullPending();
+      kick();
+      // A task is waiting on something (it is async): it needs the event loop now. Or tasks
+      // came in a batch: the pool is streaming, and the event loop batches better.
+      if (draining || streaming) return;
+      const left = sliceEnd - performance.now();
+      if (left <= 0) break;
+      Atomics.store(syncFlag, FLAG_PARKED, 1);
+      Atomics.wait(syncFlag, FLAG_POSTED, pulledAt, left);
+      Atomics.store(syncFlag, FLAG_PARKED, 0);
+    }
+  } finally {
+    parking = false;
+  }
+  if (performance.now() - idleSince < PARK_FOR_MS) schedulePark();
 }
 
 // ---- wiring ---------------------------------------------------------------------------------
@@ -310,9 +406,9 @@ function onMessage(message: ToWorker): void {
 }
 
 if (parentPort !== null) {
-  parentPort.on('message', onMessage);
+  (taskPort ?? parentPort).on('message', receive);
 } else {
-  process.on('message', onMessage as (message: unknown) => void);
+  process.on('message', receive as (message: unknown) => void);
   // A child process reports what kills it before it goes, since the pool cannot see its stderr.
   process.on('uncaughtException', (error) => {
     try {
@@ -327,3 +423,5 @@ if (parentPort !== null) {
   process.on('disconnect', () => process.exit(0));
 }
 send({ t: 'ready' });
+idleSince = performance.now();
+schedulePark();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { PARK_FOR_MS } from '../../src/pool/protocol.ts';
 import { QueueFullError } from '../../src/queue/index.ts';
 import { deferred, failOnUnhandledRejections } from '../support/helpers.ts';
 import { PoolClosedError, RemoteValueError, ThreadPool, TimeoutError } from './imports.ts';
@@ -345,6 +346,55 @@ describe('ThreadPool: workers calling the main thread', () => {
       pool.run(tasks, 'askMain', ['missing']),
       /no main handler named "missing" \(mainHandlers: refuse\)/,
     );
+  });
+});
+
+describe('ThreadPool: idle workers', () => {
+  it('spends a short idle gap parked in Atomics.wait, not waiting in its event loop', async () => {
+    await using pool = new ThreadPool({ maxThreads: 1 });
+    const w = pool.module<Tasks>(tasks);
+    await w.markIdle();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const { ms, loopIdleMs } = await w.sinceIdleMark();
+    // Parked for up to PARK_FOR_MS after its last task, and its loop only turns between slices;
+    // a worker waiting in its event loop would have been idle for nearly all of `ms`.
+    assert.ok(
+      loopIdleMs <= Math.max(0, ms - PARK_FOR_MS) + ms / 2,
+      `event loop idle ${loopIdleMs.toFixed(1)} of ${ms.toFixed(1)} ms`,
+    );
+  });
+
+  it('still runs a timer a finished task left behind, while parked', async () => {
+    const fired = deferred<number>();
+    await using pool = new ThreadPool({ maxThreads: 1, mainHandlers: { fired: fired.resolve } });
+    assert.equal(await pool.run(tasks, 'leaveTimer', [20]), 'returned');
+    assert.equal(await within(10_000, 'timer left behind', fired.promise), 20);
+  });
+
+  it('still answers a callMain a finished task did not await, and runs what follows it', async () => {
+    const second = deferred<unknown>();
+    await using pool = new ThreadPool({
+      maxThreads: 1,
+      mainHandlers: { first: () => 'one', second: second.resolve },
+    });
+    assert.equal(await pool.run(tasks, 'leaveCalls'), 'returned');
+    assert.equal(await within(10_000, 'second call', second.promise), 'one');
+  });
+
+  it('answers a task sent after the worker stopped parking, through its event loop', async () => {
+    await using pool = new ThreadPool({ maxThreads: 1 });
+    assert.equal(await pool.run(tasks, 'addOne', [1]), 2);
+    await new Promise((resolve) => setTimeout(resolve, PARK_FOR_MS * 2));
+    assert.equal(await within(10_000, 'task after parking', pool.run(tasks, 'addOne', [2])), 3);
+    assert.equal(await pool.run(tasks, 'addOne', [3]), 4);
+  });
+
+  it('closes without escalating to kill when its workers are parked', async () => {
+    // A grace period longer than the bound: close must not depend on the kill that follows it.
+    const pool = new ThreadPool({ maxThreads: 2, minThreads: 2, cancelGraceMs: 60_000 });
+    await Promise.all([pool.run(tasks, 'addOne', [1]), pool.run(tasks, 'addOne', [2])]);
+    await within(5_000, 'close with parked workers', pool.close());
+    assert.equal(pool.stats().workers, 0);
   });
 });
 
