@@ -17,6 +17,8 @@ export const QUEUE_ITEMS = 1_000_000;
 export const QUEUE_MAXSIZE = 100;
 export const ACQUIRES = 2_000_000;
 export const HANDOVERS = 1_000_000;
+/** The acquire workload's floor row: the cost of the `await` alone. */
+export const ACQUIRE_FLOOR = 'await Promise.resolve({}) (floor)';
 const ROUNDS = 5;
 /** Contenders too slow for warm-up plus ROUNDS rounds within the time budget. */
 const SLOW = new Set(['run/async-mutex Semaphore']);
@@ -92,6 +94,12 @@ const rounds: Record<string, Record<string, () => Round>> = {
         }
         return ACQUIRES;
       };
+    },
+    // No semaphore at all: one await of a fresh promise of a fresh object per iteration, the
+    // least any promise-returning acquire() can cost. Not a contender; it bounds the ratios.
+    [ACQUIRE_FLOOR]: () => async () => {
+      for (let i = 0; i < ACQUIRES; i++) await Promise.resolve(new Object());
+      return ACQUIRES;
     },
   },
   // Two tasks taking turns on one permit: every acquire waits and every release hands over.

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
+  ACQUIRE_FLOOR,
   ACQUIRES,
   CONCURRENCY,
   contenders,
@@ -101,6 +102,8 @@ const orientation: [string, string, string, string][] = [
     'switchyard Semaphore',
     'async-mutex Semaphore',
   ],
+  ['uncontended acquire vs the floor', 'acquire', 'switchyard Semaphore', ACQUIRE_FLOOR],
+  ['the floor vs async-mutex (best case)', 'acquire', ACQUIRE_FLOOR, 'async-mutex Semaphore'],
   ['handed-over acquire vs asyncio', 'handover', 'switchyard Semaphore', 'asyncio'],
   ['Semaphore.run vs fastq', 'run', 'switchyard Semaphore.run', 'fastq'],
   [

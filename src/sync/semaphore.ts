@@ -19,32 +19,56 @@ interface Releasable {
 /**
  * One acquired permit (or a held Lock). `release()` gives it back once; calling it again is a
  * no-op, so `using permit = await sem.acquire()` stays safe after a manual release.
+ * `permit instanceof Permit` holds for every permit `acquire()` / `tryAcquire()` hand out.
  */
-export class Permit implements Disposable {
-  #owner: Releasable | null;
-
-  /** @internal Permits come from `acquire()` / `tryAcquire()`. */
-  constructor(owner: Releasable) {
-    this.#owner = owner;
-  }
-
+export interface Permit extends Disposable {
   /** Whether this permit was already given back. */
-  get released(): boolean {
-    return this.#owner === null;
-  }
-
+  readonly released: boolean;
   /** Gives the permit back. Idempotent: only the first call releases. */
-  release(): void {
-    const owner = this.#owner;
-    if (owner === null) return;
-    this.#owner = null;
-    owner.release();
-  }
-
-  [Symbol.dispose](): void {
-    this.release();
-  }
+  release(): void;
 }
+
+/**
+ * A permit is a plain object, not a class instance, on purpose: for an object whose prototype
+ * is `Object.prototype`, V8's optimizing compiler proves that it has no `then` and fulfils
+ * `Promise.resolve(permit)` directly; for any class instance (measured on Node 20, even an
+ * empty class) it calls the generic `then` lookup and promise resolution builtins instead,
+ * which cost about a third of an uncontended `await sem.acquire()` (callgrind: ~300 of ~1,100
+ * instructions per acquire + release). `owner` is internal: use `release()`.
+ */
+interface PermitRecord extends Permit {
+  owner: Releasable | null;
+  released: boolean;
+}
+
+function releasePermit(this: PermitRecord): void {
+  const owner = this.owner;
+  if (owner === null) return;
+  this.owner = null;
+  this.released = true;
+  owner.release();
+}
+
+function newPermit(owner: Releasable): Permit {
+  const permit: PermitRecord = {
+    owner,
+    released: false,
+    release: releasePermit,
+    [Symbol.dispose]: releasePermit,
+  };
+  return permit;
+}
+
+/** `permit instanceof Permit`: whether `value` is a permit handed out by this module. */
+export const Permit: { [Symbol.hasInstance](value: unknown): value is Permit } = {
+  [Symbol.hasInstance](value: unknown): value is Permit {
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { release?: unknown }).release === releasePermit
+    );
+  },
+};
 
 /** A snapshot of a semaphore's state and counters, for metrics. */
 export interface SemaphoreStats {
@@ -162,7 +186,7 @@ export class Semaphore {
     if (this.#available === 0 || this.#waiters.length !== 0) return undefined;
     this.#available--;
     this.#acquiredTotal++;
-    return new Permit(this);
+    return newPermit(this);
   }
 
   /**
@@ -180,7 +204,7 @@ export class Semaphore {
     if (this.#available !== 0 && this.#waiters.length === 0) {
       this.#available--;
       this.#acquiredTotal++;
-      return Promise.resolve(new Permit(this));
+      return Promise.resolve(newPermit(this));
     }
     return this.#wait(signal, null) as Promise<Permit>;
   }
@@ -282,7 +306,7 @@ export class Semaphore {
     }
     this.#acquiredTotal++;
     const fn = waiter.fn;
-    if (fn === null) waiter.resolve(new Permit(this));
+    if (fn === null) waiter.resolve(newPermit(this));
     else this.#startFor(waiter, fn);
   }
 

@@ -61,6 +61,19 @@ describe('Semaphore', () => {
     assert.equal(sem.available, 1);
   });
 
+  it('hands out permits that are plain objects, so V8 can fulfil acquire() without a then lookup', async () => {
+    const sem = new Semaphore(2);
+    const permit = await sem.acquire();
+    // Regression: a class-instance Permit sent every uncontended acquire through V8's generic
+    // `then` lookup (a third of its cost); only Object.prototype objects skip it.
+    assert.equal(Object.getPrototypeOf(permit), Object.prototype);
+    assert.equal('then' in permit, false);
+    assert.ok(sem.tryAcquire() instanceof Permit);
+    const lookAlike = { released: false, release() {}, [Symbol.dispose]() {} };
+    assert.equal(lookAlike instanceof Permit, false, 'instanceof checks the brand, not the shape');
+    assert.equal((null as unknown) instanceof Permit, false);
+  });
+
   it('releases a permit once however often it is released, and with using', async () => {
     const sem = new Semaphore(1);
     {
