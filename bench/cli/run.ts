@@ -216,9 +216,7 @@ async function undici(port: number, count = N) {
     [
       '--import',
       here('./rss.mjs'),
-      '--import',
-      tsx,
-      here('./undici-client.ts'),
+      here('./undici-client.mjs'),
       String(port),
       String(count),
       String(CONCURRENCY),
