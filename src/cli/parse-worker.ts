@@ -32,6 +32,14 @@ export function parse(body: Uint8Array, baseUrl: string, isHtml = true): PageFac
   } catch {
     base = undefined;
   }
+  // Root-relative links are `origin + href`, unless the base has credentials (kept by `new URL`).
+  const origin =
+    base !== undefined &&
+    (base.protocol === 'http:' || base.protocol === 'https:') &&
+    base.username === '' &&
+    base.password === ''
+      ? base.origin
+      : undefined;
   const parser = new Parser(
     {
       onopentag(name, attributes) {
@@ -40,15 +48,8 @@ export function parse(body: Uint8Array, baseUrl: string, isHtml = true): PageFac
           inTitle = true;
           title = '';
         } else if (name === 'a' && attributes.href !== undefined && links.size < MAX_LINKS) {
-          try {
-            const url = new URL(attributes.href, base);
-            if (url.protocol === 'http:' || url.protocol === 'https:') {
-              url.hash = '';
-              links.add(url.href);
-            }
-          } catch {
-            // an unreadable href is not a link
-          }
+          const link = resolveLink(attributes.href, base, origin);
+          if (link !== undefined) links.add(link);
         }
       },
       ontext(text) {
@@ -77,6 +78,36 @@ export function parse(body: Uint8Array, baseUrl: string, isHtml = true): PageFac
     textLength,
     sha256,
   };
+}
+
+/**
+ * `href` resolved against `base`, fragment removed; undefined unless it is an http(s) URL.
+ * `new URL(href, base)` serializes and re-parses the base on every call, so the two common
+ * forms skip it: `http(s)://…` (the base plays no part) and a path from the root, `/…` (the
+ * same as `origin + href`; not `//…` or `/\…`, which name another host). The results are
+ * those of `new URL(href, base)` (test/cli/parse-batch.test.ts compares them).
+ */
+function resolveLink(href: string, base: URL | undefined, origin: string | undefined) {
+  let url: URL;
+  try {
+    if (/^https?:\/\//i.test(href)) url = new URL(href);
+    else if (
+      origin !== undefined &&
+      href.charCodeAt(0) === 47 /* / */ &&
+      href.charCodeAt(1) !== 47 &&
+      href.charCodeAt(1) !== 92 /* \ */
+    ) {
+      url = new URL(origin + href);
+    } else url = new URL(href, base);
+  } catch {
+    return undefined; // an unreadable href is not a link
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  // The fragment is the serialization's last part and its first '#': cutting there is
+  // `url.hash = ''` without the setter's re-serialization.
+  const text = url.href;
+  const hash = text.indexOf('#');
+  return hash === -1 ? text : text.slice(0, hash);
 }
 
 /**

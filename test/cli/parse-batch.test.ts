@@ -88,3 +88,67 @@ describe('ParseBatcher', () => {
     assert.ok(results.every((r) => r.status === 'rejected' && r.reason === boom));
   });
 });
+
+describe('parse: links', () => {
+  /** The plain resolution parse() must agree with: new URL(href, base), fragment removed. */
+  function reference(hrefs: string[], baseUrl: string): string[] {
+    const out = new Set<string>();
+    let base: URL | undefined;
+    try {
+      base = new URL(baseUrl);
+    } catch {
+      base = undefined;
+    }
+    for (const href of hrefs) {
+      try {
+        const url = new URL(href, base);
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') continue;
+        url.hash = '';
+        out.add(url.href);
+      } catch {}
+    }
+    return [...out];
+  }
+  const hrefs = [
+    '/a/b',
+    '/a/../b',
+    '/a b',
+    '/%zz',
+    '/ä?ö=1',
+    '//other.example/x',
+    '/\\other.example/x',
+    '/x#frag',
+    '/x?q=1#f',
+    '/x#',
+    '#only',
+    '?q=2',
+    'rel/path',
+    '../up',
+    'http://H.Example/A#b',
+    'HTTPS://x.example',
+    'http:scheme-relative',
+    'https:other-scheme',
+    'https://bücher.example/p',
+    'http://[::1]:80/v6',
+    'http://exa mple/',
+    'mailto:x@example.org',
+    'javascript:void(0)',
+    ' /leading-space',
+    '\t/tab',
+    '/new\nline',
+    '/a%2Fb',
+    '',
+  ];
+  const attr = (text: string) => text.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+  const page = Buffer.from(hrefs.map((h) => `<a href="${attr(h)}">l</a>`).join(''));
+  for (const baseUrl of [
+    'https://base.example:8443/dir/page?x=1#top',
+    'http://127.0.0.1:80/p',
+    'http://user:pw@host.example/p/q',
+    'not a url',
+  ]) {
+    it(`resolves every kind of href as new URL(href, base) does, base ${baseUrl}`, () => {
+      assert.deepEqual(parse(page, baseUrl).links, reference(hrefs, baseUrl));
+    });
+  }
+});
