@@ -12,7 +12,6 @@ import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { TimeoutError } from '../cancel/errors.ts';
-import { timeout } from '../cancel/timeout.ts';
 import { Metrics } from '../observe/metrics.ts';
 import { DurationHistogram } from '../observe/percentiles.ts';
 import { type MetricsServer, serveMetrics } from '../observe/serve.ts';
@@ -420,7 +419,7 @@ export async function runFetch(config: FetchConfig, io: CommandIo): Promise<Fetc
         ...(config.rate > 0
           ? [rateLimit({ rate: config.rate, burst: Math.max(1, Math.ceil(config.rate)) })]
           : []),
-        timeout(config.timeoutMs),
+        // The per-attempt timeout (--timeout) is the innermost layer: http.get's own (http.ts).
       );
     },
     { maxKeys: 10_000 },
@@ -482,7 +481,7 @@ export async function runFetch(config: FetchConfig, io: CommandIo): Promise<Fetc
         url,
         (signal) => {
           attempts++;
-          return http.get(url, signal);
+          return http.get(url, signal, config.timeoutMs);
         },
         { signal: ctx.signal },
       );
