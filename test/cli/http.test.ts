@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { TimeoutError } from '../../src/cancel/errors.ts';
 import { HttpClient } from '../../src/cli/http.ts';
 
-describe('HttpClient.get with a per-attempt timeout', () => {
+describe('HttpClient.get with a per-attempt timeout', { timeout: 20_000 }, () => {
   let server: Server;
   let base: string;
   const client = new HttpClient({
