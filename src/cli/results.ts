@@ -4,6 +4,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type Database from 'better-sqlite3';
+import { ChunkedUpsert } from '../pipeline/sqlite-upsert.ts';
 
 /** One input line's outcome. `outcome` is `ok` or why it failed. */
 export interface FetchResult {
@@ -74,42 +75,36 @@ const COLUMNS = [
   'duration_ms',
 ];
 
-/** Appends one row's values, in COLUMNS order, to `out`. */
-function pushRow(out: unknown[], key: string | number, r: FetchResult): void {
-  out.push(
-    String(key),
-    r.line,
-    r.url,
-    r.host,
-    r.outcome,
-    r.status,
-    r.error,
-    r.attempts,
-    r.redirects,
-    r.finalUrl,
-    r.contentType,
-    r.bytes,
-    r.title,
-    r.links === null ? null : JSON.stringify(r.links),
-    r.links === null ? null : r.links.length,
-    r.textLength,
-    r.sha256,
-    Math.round(r.startedAt),
-    r.durationMs,
-  );
+/** Writes one row's values, in COLUMNS order, into `out` from `at`. */
+function rowParams(out: unknown[], at: number, key: string | number, r: FetchResult): void {
+  out[at] = String(key);
+  out[at + 1] = r.line;
+  out[at + 2] = r.url;
+  out[at + 3] = r.host;
+  out[at + 4] = r.outcome;
+  out[at + 5] = r.status;
+  out[at + 6] = r.error;
+  out[at + 7] = r.attempts;
+  out[at + 8] = r.redirects;
+  out[at + 9] = r.finalUrl;
+  out[at + 10] = r.contentType;
+  out[at + 11] = r.bytes;
+  out[at + 12] = r.title;
+  out[at + 13] = r.links === null ? null : JSON.stringify(r.links);
+  out[at + 14] = r.links === null ? null : r.links.length;
+  out[at + 15] = r.textLength;
+  out[at + 16] = r.sha256;
+  out[at + 17] = Math.round(r.startedAt);
+  out[at + 18] = r.durationMs;
 }
 
-/**
- * Rows per INSERT statement. One statement per row cost a JS → SQLite call, a step and a reset
- * each; 32 rows (608 parameters, far under SQLite's limit) share them (bench/cli/).
- */
+/** Rows per INSERT statement: 32 rows are 608 parameters, far under SQLite's limit. */
 const ROWS_PER_STATEMENT = 32;
 
 /** A `TransactionalSink`: with the journal on the same database, rows and done marks commit together. */
 export class ResultsSink {
   readonly database: Database.Database;
-  readonly #upsert: Database.Statement;
-  readonly #upsertMany: Database.Statement;
+  readonly #upsert: ChunkedUpsert<{ key: string | number; value: unknown }>;
   readonly #tx: Database.Transaction<
     (batch: readonly { key: string | number; value: unknown }[]) => void
   >;
@@ -118,35 +113,14 @@ export class ResultsSink {
     this.database = database;
     database.exec(RESULTS_SCHEMA);
     database.exec('CREATE INDEX IF NOT EXISTS results_outcome ON results (outcome)');
-    const updates = COLUMNS.slice(1)
-      .map((c) => `${c} = excluded.${c}`)
-      .join(', ');
-    const upsert = (rows: number) =>
-      database.prepare(
-        `INSERT INTO results (${COLUMNS.join(', ')}) VALUES ${Array.from(
-          { length: rows },
-          () => `(${COLUMNS.map(() => '?').join(', ')})`,
-        ).join(', ')}
-         ON CONFLICT (key) DO UPDATE SET ${updates}`,
-      );
-    this.#upsert = upsert(1);
-    this.#upsertMany = upsert(ROWS_PER_STATEMENT);
-    // A key twice in one batch: rows are upserted in order, so the later one wins, as before.
-    this.#tx = database.transaction((batch) => {
-      let i = 0;
-      for (; i + ROWS_PER_STATEMENT <= batch.length; i += ROWS_PER_STATEMENT) {
-        const values: unknown[] = [];
-        for (let j = i; j < i + ROWS_PER_STATEMENT; j++) {
-          pushRow(values, batch[j]!.key, batch[j]!.value as FetchResult);
-        }
-        this.#upsertMany.run(values);
-      }
-      for (; i < batch.length; i++) {
-        const values: unknown[] = [];
-        pushRow(values, batch[i]!.key, batch[i]!.value as FetchResult);
-        this.#upsert.run(values);
-      }
-    });
+    this.#upsert = new ChunkedUpsert(
+      database,
+      'results',
+      COLUMNS,
+      ROWS_PER_STATEMENT,
+      (out, at, row) => rowParams(out, at, row.key, row.value as FetchResult),
+    );
+    this.#tx = database.transaction((batch) => this.#upsert.run(batch));
   }
 
   writeSync(batch: readonly { key: string | number; value: unknown }[]): void {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { TransactionalSink } from './journal.ts';
+import { ChunkedUpsert } from './sqlite-upsert.ts';
 import type { Sink, SinkRecord } from './types.ts';
 
 export interface SqliteSinkOptions<T> {
@@ -38,10 +39,7 @@ function defaultSerialize(value: unknown): unknown {
 export class SqliteSink<T> implements Sink<T>, TransactionalSink {
   readonly database: Database.Database;
   readonly table: string;
-  readonly #serialize: (value: T) => unknown;
-  readonly #upsert: Database.Statement;
-  /** The same upsert for `CHUNK` rows at once: one statement call instead of `CHUNK`. */
-  readonly #upsertChunk: Database.Statement;
+  readonly #upsert: ChunkedUpsert<SinkRecord<unknown>>;
   readonly #writeTx: Database.Transaction<(batch: readonly SinkRecord<unknown>[]) => void>;
 
   constructor(options: SqliteSinkOptions<T>) {
@@ -60,36 +58,21 @@ export class SqliteSink<T> implements Sink<T>, TransactionalSink {
     }
     this.database = database;
     this.table = table;
-    this.#serialize = serialize ?? (defaultSerialize as (value: T) => unknown);
     database.exec(`CREATE TABLE IF NOT EXISTS "${table}" (key TEXT PRIMARY KEY, value)`);
-    this.#upsert = database.prepare(
-      `INSERT INTO "${table}" (key, value) VALUES (?, ?)
-       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    const toStored = (serialize ?? defaultSerialize) as (value: unknown) => unknown;
+    this.#upsert = new ChunkedUpsert<SinkRecord<unknown>>(
+      database,
+      `"${table}"`,
+      ['key', 'value'],
+      CHUNK,
+      (out, at, record) => {
+        out[at] = String(record.key);
+        out[at + 1] = toStored(record.value);
+      },
     );
-    this.#upsertChunk = database.prepare(
-      `INSERT INTO "${table}" (key, value) VALUES ${Array(CHUNK).fill('(?, ?)').join(', ')}
-       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    this.#writeTx = database.transaction((batch: readonly SinkRecord<unknown>[]) =>
+      this.#upsert.run(batch),
     );
-    this.#writeTx = database.transaction((batch: readonly SinkRecord<unknown>[]) => {
-      const serialize = this.#serialize as (value: unknown) => unknown;
-      let i = 0;
-      if (batch.length >= CHUNK) {
-        // A key repeated within one statement conflicts with its own earlier row: last wins.
-        const params: unknown[] = new Array(CHUNK * 2);
-        for (; i + CHUNK <= batch.length; i += CHUNK) {
-          for (let j = 0; j < CHUNK; j++) {
-            const record = batch[i + j]!;
-            params[2 * j] = String(record.key);
-            params[2 * j + 1] = serialize(record.value);
-          }
-          this.#upsertChunk.run(params);
-        }
-      }
-      for (; i < batch.length; i++) {
-        const record = batch[i]!;
-        this.#upsert.run(String(record.key), serialize(record.value));
-      }
-    });
   }
 
   /** Writes one batch in a transaction (a savepoint inside the caller's, if one is open). */
