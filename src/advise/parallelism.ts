@@ -8,6 +8,7 @@
  * done by one alone in the same time.
  */
 import { Worker } from 'node:worker_threads';
+import { onAbort } from '../cancel/on-abort.ts';
 
 /**
  * Each window of the measurement, ms (four of them, after a warm-up one). Not shorter: a thread
@@ -55,18 +56,22 @@ export async function measureParallelism(
     { length: threads },
     () => new Worker(BURST, { eval: true, execArgv: [], stdout: false, stderr: false }),
   );
-  let onAbort: (() => void) | undefined;
+  let unsubscribe = () => {};
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal!.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal !== undefined) unsubscribe = onAbort(signal, reject);
   });
   aborted.catch(() => {});
   const burst = (worker: Worker) =>
     new Promise<number>((resolve, reject) => {
       const onError = (error: Error) => reject(error);
+      // A thread that dies without an 'error' event would otherwise leave its burst waiting.
+      const onExit = (code: number) =>
+        reject(new Error(`advise: a calibration thread exited (code ${code})`));
       worker.once('error', onError);
+      worker.once('exit', onExit);
       worker.once('message', (units: number) => {
         worker.off('error', onError);
+        worker.off('exit', onExit);
         resolve(units);
       });
       worker.postMessage(windowMs);
@@ -84,7 +89,7 @@ export async function measureParallelism(
     const ratio = together / Math.max(1, alone);
     return { threads, parallelism: Math.min(threads, Math.max(1, ratio)) };
   } finally {
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    unsubscribe();
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
