@@ -1,4 +1,5 @@
 import type { MetricsSink } from '../cancel/metrics-sink.ts';
+import { checkDuration } from '../cancel/options.ts';
 import type { Policy } from '../cancel/policy.ts';
 import type { Journal } from './journal.ts';
 import {
@@ -63,6 +64,14 @@ export interface StageOptions<T> {
 export interface SinkStageOptions {
   /** Most items written in one `write` call (and one journal transaction). Default 256. */
   batchSize?: number | undefined;
+  /**
+   * How long a batch that is not full may wait for more items before it is written,
+   * milliseconds. Default 0: one event-loop turn (whatever the upstream stages finish in it).
+   * A longer wait means fewer, larger writes (one journal transaction each) at the cost of that
+   * much latency per item; the wait ends early when the batch fills, the input ends or the run
+   * is stopped.
+   */
+  batchWaitMs?: number | undefined;
   /** Wraps each batch write; a batch that still fails makes every item in it a dead letter. */
   policy?: Policy | undefined;
 }
@@ -230,13 +239,15 @@ export class Pipeline<T> {
     ) {
       throw new TypeError(`${where}: sink must be a function or an object with write(batch)`);
     }
-    const { batchSize = 256, policy } = options ?? {};
+    const { batchSize = 256, batchWaitMs = 0, policy } = options ?? {};
     checkCount(where, 'batchSize', batchSize);
+    checkDuration(where, 'batchWaitMs', batchWaitMs);
     checkPolicy(where, policy);
     const spec: SinkSpec = {
       name,
       sink: sink as SinkSpec['sink'],
       batchSize,
+      batchWaitMs,
       policy,
     };
     return new RunnablePipeline({ ...this.#spec, sink: spec });

@@ -51,6 +51,7 @@ export interface SinkSpec {
   name: string;
   sink: Sink<unknown> | SinkFunction<unknown>;
   batchSize: number;
+  batchWaitMs: number;
   policy: Policy | undefined;
 }
 
@@ -542,7 +543,7 @@ async function runSink(
   hooks: SinkHooks,
 ): Promise<void> {
   const { signal } = hooks;
-  const { policy, batchSize, name } = spec;
+  const { policy, batchSize, batchWaitMs, name } = spec;
   for (;;) {
     let first: Envelope;
     try {
@@ -553,7 +554,10 @@ async function runSink(
     }
     // Let the batch fill: one event-loop turn runs every upstream microtask chain until it
     // blocks, so under load the channel is full by then; when idle, an item waits one turn.
-    if (input.size < batchSize - 1) await nextTurn();
+    if (input.size < batchSize - 1) {
+      await nextTurn();
+      if (batchWaitMs > 0) await fillBatch(input, batchSize - 1, batchWaitMs, signal);
+    }
     const batch = [first];
     while (batch.length < batchSize && input.size > 0) batch.push(input.getNowait());
     stats.started(batch.length, input.size);
@@ -587,6 +591,29 @@ function takeNow(input: Channel): Envelope | undefined {
     return input.getNowait();
   } catch {
     return undefined;
+  }
+}
+
+/** Polling period of `fillBatch`, ms: a timer per period while a batch waits, none otherwise. */
+const FILL_POLL_MS = 2;
+
+/**
+ * Waits until `input` holds `size` items, it is shut down (no more will come), `signal` aborts or
+ * `waitMs` has passed — whichever is first. It polls: a put has no hook to wait on, and one
+ * timer every `FILL_POLL_MS` for the few milliseconds a batch waits costs nothing measurable.
+ */
+async function fillBatch(
+  input: Channel,
+  size: number,
+  waitMs: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const until = performance.now() + waitMs;
+  for (;;) {
+    if (input.size >= size || input.shutDown || signal.aborted) return;
+    const left = until - performance.now();
+    if (left <= 0) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(FILL_POLL_MS, left)));
   }
 }
 

@@ -69,6 +69,8 @@ export interface StageChannel<T> {
    */
   shutdown(options?: { immediate?: boolean }): void;
   readonly size: number;
+  /** Whether `shutdown()` was called: no more items will come. */
+  readonly shutDown: boolean;
 }
 
 /** The figures of one stage (a `.map` or the `.to` sink). */

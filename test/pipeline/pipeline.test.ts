@@ -285,6 +285,71 @@ describe('pipeline: stages, order, policies, dead letters', () => {
     assert.equal(t.read, t.ok + t.failed + t.pending + t.skipped);
   });
 
+  it('batchWaitMs lets a partial sink batch wait for more items: one write instead of one per turn', async () => {
+    // One item finishes per loop turn (the stage waits `i` turns), so a sink that waits only
+    // one turn writes many small batches, and one that may wait gets them all at once.
+    const batchesWith = async (batchWaitMs: number) => {
+      const sizes: number[] = [];
+      await pipeline({ name: 'linger' })
+        .from(range(40))
+        .map(
+          'spread',
+          async (i) => {
+            await turns(i);
+            return i;
+          },
+          { concurrency: 40, buffer: 40 },
+        )
+        .to(
+          'sink',
+          (batch) => {
+            sizes.push(batch.length);
+          },
+          { batchSize: 40, batchWaitMs },
+        )
+        .run();
+      return sizes;
+    };
+    const eager = await batchesWith(0);
+    assert.ok(eager.length > 10, `one turn each: ${eager.length} batches`);
+    // The wait ends when the batch is full, long before a minute.
+    const t0 = performance.now();
+    assert.deepEqual(await batchesWith(60_000), [40]);
+    assert.ok(performance.now() - t0 < 30_000);
+  });
+
+  it('batchWaitMs ends early when the input ends or the run is stopped', async () => {
+    const t0 = performance.now();
+    const sizes: number[] = [];
+    // 5 items and room for 100: only the end of the input can end the wait.
+    await pipeline({ name: 'linger-end' })
+      .from(range(5))
+      .to(
+        'sink',
+        (batch) => {
+          sizes.push(batch.length);
+        },
+        { batchSize: 100, batchWaitMs: 60_000 },
+      )
+      .run();
+    assert.deepEqual(sizes, [5]);
+    // An endless source stopped by the caller: the waiting batch still ends the run promptly.
+    const stop = new AbortController();
+    async function* endless() {
+      for (let i = 0; ; i++) {
+        if (i === 3) setImmediate(() => stop.abort(new Error('stop')));
+        await nextTurn();
+        yield i;
+      }
+    }
+    const report = await pipeline({ name: 'linger-stop' })
+      .from(endless())
+      .to('sink', () => {}, { batchSize: 100, batchWaitMs: 60_000 })
+      .run({ signal: stop.signal, drainTimeoutMs: 0 });
+    assert.equal(report.totals.interrupted, true);
+    assert.ok(performance.now() - t0 < 30_000, 'neither wait ran its minute');
+  });
+
   it('validates options, naming the option', async () => {
     const p = pipeline({ name: 'v' }).from([1]);
     assert.throws(
@@ -294,6 +359,7 @@ describe('pipeline: stages, order, policies, dead letters', () => {
     assert.throws(() => p.map('a', (x) => x, { buffer: 1.5 }), /buffer must be an integer >= 1/);
     assert.throws(() => p.map('a', (x) => x).map('a', (x) => x), /already named "a"/);
     assert.throws(() => p.to('s', {} as never), /sink must be a function or an object with write/);
+    assert.throws(() => p.to('s', () => {}, { batchWaitMs: -5 }), /batchWaitMs must be >= 0/);
     assert.throws(() => pipeline({ name: '' }), /name must be a non-empty string/);
     await assert.rejects(
       p.to('s', () => {}).run({ drainTimeoutMs: -1 }),
