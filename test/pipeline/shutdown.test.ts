@@ -76,6 +76,36 @@ describe('shutdown', () => {
     assert.equal(report2.totals.pending, report2.totals.read);
   });
 
+  it('a stop while the source is waiting for its next item (an idle stdin) ends the read', async () => {
+    const stop = new AbortController();
+    const asked = deferred();
+    let calls = 0;
+    // Two items, then a next() that never settles — as a pipe with nothing more to say.
+    const idle: AsyncIterable<number> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          calls++;
+          if (calls <= 2) return Promise.resolve({ done: false, value: calls });
+          asked.resolve();
+          return new Promise<IteratorResult<number>>(() => {});
+        },
+      }),
+    };
+    const written: unknown[] = [];
+    const run = pipeline({ name: 'idle-source' })
+      .from(idle)
+      .to('sink', (batch) => {
+        written.push(...batch.map((r) => r.value));
+      })
+      .run({ signal: stop.signal });
+    await asked.promise;
+    stop.abort(new Error('stop'));
+    const report = await run;
+    assert.deepEqual(written, [1, 2]);
+    assert.equal(report.totals.read, 2);
+    assert.equal(report.totals.interrupted, true);
+  });
+
   it('handleSignals: SIGTERM drains, a second one stops now; listeners exist only during run()', async () => {
     const before = [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')];
     const g = gated();
