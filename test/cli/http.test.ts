@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { TimeoutError } from '../../src/cancel/errors.ts';
-import { HttpClient } from '../../src/cli/http.ts';
+import { FetchError, HttpClient } from '../../src/cli/http.ts';
 
 describe('HttpClient.get with a per-attempt timeout', { timeout: 20_000 }, () => {
   let server: Server;
@@ -24,6 +24,44 @@ describe('HttpClient.get with a per-attempt timeout', { timeout: 20_000 }, () =>
         res.statusCode = 302;
         res.setHeader('location', '/ok');
         res.end();
+      } else if (req.url === '/chunks') {
+        // Many writes, so many chunks: the body must come back whole and in order.
+        res.setHeader('content-type', 'text/plain');
+        let i = 0;
+        const next = (): void => {
+          if (i === 200) {
+            res.end('end');
+            return;
+          }
+          res.write(`${i++},`);
+          setImmediate(next);
+        };
+        next();
+      } else if (req.url === '/declared-big') {
+        res.setHeader('content-length', String(2 * 1024 * 1024));
+        res.write('x'.repeat(1024));
+      } else if (req.url === '/streamed-big') {
+        res.setHeader('content-type', 'text/plain');
+        const chunk = 'y'.repeat(64 * 1024);
+        for (let k = 0; k < 20; k++) res.write(chunk); // 1.25 MB, no content-length
+        res.end();
+      } else if (req.url === '/error-big') {
+        res.statusCode = 500;
+        res.end('e'.repeat(1024 * 1024)); // read only up to the discard limit
+      } else if (req.url === '/busy') {
+        res.statusCode = 429;
+        res.setHeader('retry-after', '7');
+        res.end('slow down');
+      } else if (req.url === '/loop') {
+        res.statusCode = 301;
+        res.setHeader('location', '/loop');
+        res.end('again');
+      } else if (req.url === '/ftp') {
+        res.statusCode = 302;
+        res.setHeader('Location', 'ftp://example.org/file');
+        res.end();
+      } else if (req.url === '/reset') {
+        req.socket.destroy();
       } else if (req.url === '/stall-body') {
         res.setHeader('content-type', 'text/html');
         res.write('<title>half'); // never ends
@@ -49,6 +87,57 @@ describe('HttpClient.get with a per-attempt timeout', { timeout: 20_000 }, () =>
     assert.equal(response.status, 200);
     assert.equal(response.redirects, 1);
     assert.equal(response.body.toString(), '<title>ok</title>');
+  });
+
+  const fail = (path: string) =>
+    client.get(new URL(`${base}${path}`), new AbortController().signal, 5_000).then(
+      () => assert.fail(`${path} should have failed`),
+      (e: unknown) => e as FetchError,
+    );
+
+  it('reads a body that comes in many chunks whole, with its content type', async () => {
+    const response = await client.get(new URL(`${base}/chunks`), new AbortController().signal);
+    const expected = `${Array.from({ length: 200 }, (_, i) => `${i},`).join('')}end`;
+    assert.equal(response.body.toString(), expected);
+    assert.equal(response.contentType, 'text/plain');
+  });
+
+  it('refuses a body over the cap, whether declared by content-length or streamed', async () => {
+    const declared = await fail('/declared-big');
+    assert.ok(declared instanceof FetchError);
+    assert.equal(declared.outcome, 'too_large');
+    assert.match(declared.message, /body of 2097152 bytes is over the 1048576-byte cap/);
+    const streamed = await fail('/streamed-big');
+    assert.equal(streamed.outcome, 'too_large');
+    assert.match(streamed.message, /body over the 1048576-byte cap/);
+  });
+
+  it('turns 4xx/5xx into http_error: retryable, host failure, Retry-After', async () => {
+    const busy = await fail('/busy');
+    assert.equal(busy.outcome, 'http_error');
+    assert.equal(busy.status, 429);
+    assert.equal(busy.retryable, true);
+    assert.equal(busy.hostFailure, false);
+    assert.equal(busy.retryAfterMs, 7000);
+    // A megabyte error page: read up to the discard limit, dropped with its socket.
+    const big = await fail('/error-big');
+    assert.equal(big.status, 500);
+    assert.equal(big.hostFailure, true);
+    // The client still works afterwards.
+    const ok = await client.get(new URL(`${base}/ok`), new AbortController().signal);
+    assert.equal(ok.body.toString(), '<title>ok</title>');
+  });
+
+  it('caps redirects, refuses non-http redirects, and reports a reset as a network error', async () => {
+    const loop = await fail('/loop');
+    assert.equal(loop.outcome, 'redirects');
+    assert.match(loop.message, /more than 2 redirects/);
+    const ftp = await fail('/ftp');
+    assert.equal(ftp.outcome, 'redirects');
+    assert.match(ftp.message, /redirect to ftp refused/);
+    const reset = await fail('/reset');
+    assert.equal(reset.outcome, 'network');
+    assert.equal(reset.retryable, true);
   });
 
   it('rejects with a TimeoutError when no response comes', async () => {
