@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type {
   BreakerState,
   ComponentSink,
@@ -6,6 +6,7 @@ import type {
   PoolThreadState,
   TaskOutcome,
 } from '../cancel/metrics-sink.ts';
+import { DurationMetric, type DurationSeries } from './duration-metric.ts';
 import { DurationHistogram, type DurationStats } from './percentiles.ts';
 
 export const TASK_OUTCOMES: readonly TaskOutcome[] = ['ok', 'error', 'timeout', 'cancelled'];
@@ -107,7 +108,7 @@ export class ComponentMetrics implements ComponentSink {
   readonly name: string;
   readonly #tasks: Record<TaskOutcome, number> = { ok: 0, error: 0, timeout: 0, cancelled: 0 };
   readonly #durations = new DurationHistogram();
-  readonly #observe: (seconds: number) => void;
+  readonly #series: DurationSeries;
   #retries = 0;
   #inflight: number | undefined;
   #queueDepth: number | undefined;
@@ -117,9 +118,9 @@ export class ComponentMetrics implements ComponentSink {
   source: (() => SourceReading) | undefined;
 
   /** @internal use `metrics.component(name)`. */
-  constructor(name: string, observe: (seconds: number) => void) {
+  constructor(name: string, series: DurationSeries) {
     this.name = name;
-    this.#observe = observe;
+    this.#series = series;
   }
 
   /** Counts one finished task and records its duration (seconds; e.g. from `performance.now()`). */
@@ -132,7 +133,7 @@ export class ComponentMetrics implements ComponentSink {
     check(countError('recordTask', 'seconds', seconds));
     this.#tasks[outcome]++;
     this.#durations.recordSeconds(seconds);
-    this.#observe(seconds);
+    this.#series.observe(seconds);
   }
 
   /** Units of work running right now. */
@@ -215,14 +216,15 @@ export class ComponentMetrics implements ComponentSink {
  * `instrumentQueue()`, `monitorLoop()`), never a hidden global.
  *
  * Counters and gauges are kept as plain numbers and copied into prom-client only when someone
- * scrapes (`collect()` callbacks), so recording costs a field write; the duration histogram is
- * observed directly, and an HDR histogram per component gives `snapshot()` accurate p50/p95/p99.
+ * scrapes (`collect()` callbacks), so recording costs a field write; the duration histogram
+ * counts its buckets the same way (duration-metric.ts), and an HDR histogram per component
+ * gives `snapshot()` accurate p50/p95/p99.
  */
 export class Metrics implements MetricsSink {
   /** The prom-client registry holding the series; register your own metrics on it freely. */
   readonly registry: Registry;
   readonly #components = new Map<string, ComponentMetrics>();
-  readonly #duration: Histogram<'component'>;
+  readonly #duration: DurationMetric;
   #loop: LoopSource | undefined;
 
   constructor(options: MetricsOptions = {}) {
@@ -258,11 +260,10 @@ export class Metrics implements MetricsSink {
         );
       },
     });
-    this.#duration = new Histogram({
+    this.#duration = new DurationMetric({
       name: 'switchyard_task_duration_seconds',
       help: 'Duration of finished units of work, by component.',
-      labelNames: ['component'],
-      buckets: [...buckets],
+      buckets,
       registers,
     });
     new Gauge({
@@ -382,8 +383,7 @@ export class Metrics implements MetricsSink {
     let c = this.#components.get(name);
     if (c === undefined) {
       check(componentError('component', name));
-      const child = this.#duration.labels({ component: name });
-      c = new ComponentMetrics(name, (seconds) => child.observe(seconds));
+      c = new ComponentMetrics(name, this.#duration.series(name));
       this.#components.set(name, c);
     }
     return c;
