@@ -7,6 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AdviseCallError, AdviseLoadError, advise, formatAdvice } from '../advise/index.ts';
+import { stackOf } from './args.ts';
 import { type CliIo, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError } from './io.ts';
 
 export const adviseUsage = `Usage: switchyard advise <module>#<export> [options]
@@ -164,11 +165,4 @@ function number(flag: string, text: string | undefined): number | undefined {
     throw new UsageError(`advise: ${flag} must be a number >= 0, got "${text}"`);
   }
   return value;
-}
-
-export function stackOf(error: unknown): string {
-  if (error !== null && typeof error === 'object' && 'stack' in error) {
-    return String((error as { stack: unknown }).stack);
-  }
-  return String(error);
 }

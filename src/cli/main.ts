@@ -4,33 +4,36 @@
  * with --debug): exit 2 for bad usage or input, 1 otherwise.
  */
 import { readFileSync } from 'node:fs';
-import { adviseCommand, stackOf } from './advise.ts';
-import { main as demoCommand } from './demo.ts';
-import { main as fetchCommand } from './fetch.ts';
+import { stackOf } from './args.ts';
 import { type CliIo, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './io.ts';
-import { main as reportCommand } from './report.ts';
-import { main as runCommand } from './run.ts';
 
 export type { CliIo } from './io.ts';
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
 
-const commands: Record<string, { run: Command; summary: string }> = {
+/**
+ * Each command's module is loaded when it runs: loading every command's modules (and their
+ * dependencies) for any one of them cost ~50 ms of start-up CPU.
+ */
+const commands: Record<string, { load: () => Promise<Command>; summary: string }> = {
   fetch: {
-    run: fetchCommand,
+    load: async () => (await import('./fetch.ts')).main,
     summary: 'fetch → parse → store a list of URLs (SQLite or JSON Lines)',
   },
-  demo: { run: demoCommand, summary: 'run fetch against a local site full of faults (offline)' },
+  demo: {
+    load: async () => (await import('./demo.ts')).main,
+    summary: 'run fetch against a local site full of faults (offline)',
+  },
   run: {
-    run: runCommand,
+    load: async () => (await import('./run.ts')).main,
     summary: 'run a pipeline module with progress, metrics, journal and Ctrl-C',
   },
   report: {
-    run: reportCommand,
+    load: async () => (await import('./report.ts')).main,
     summary: 'a self-contained HTML report of a fetch results database',
   },
   advise: {
-    run: adviseCommand,
+    load: async () => (await import('./advise.ts')).adviseCommand,
     summary: 'measure a function and recommend a lane: loop, thread or process',
   },
 };
@@ -76,7 +79,7 @@ export async function main(
     return EXIT_USAGE;
   }
   try {
-    return await entry.run(rest, io);
+    return await (await entry.load())(rest, io);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     io.stderr.write(`switchyard ${message.split('\n')[0]}\n`);
