@@ -380,7 +380,11 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     if (this.#settled) return;
-    const exchange = this.#exchange!;
+    const exchange = this.#exchange;
+    if (exchange === undefined) {
+      this.#fail(new Error('the response ended before its headers'));
+      return;
+    }
     // A body that came in one chunk — nearly every small page — is that chunk, not a copy.
     if (this.#keep) {
       exchange.body =

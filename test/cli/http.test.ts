@@ -60,6 +60,11 @@ describe('HttpClient.get with a per-attempt timeout', { timeout: 20_000 }, () =>
         res.statusCode = 302;
         res.setHeader('Location', 'ftp://example.org/file');
         res.end();
+      } else if (req.url === '/early') {
+        // An informational 103 first: the real response follows it.
+        res.writeEarlyHints({ link: '</s.css>; rel=preload' });
+        res.setHeader('content-type', 'text/html');
+        res.end('<title>after hints</title>');
       } else if (req.url === '/reset') {
         req.socket.destroy();
       } else if (req.url === '/stall-body') {
@@ -100,6 +105,12 @@ describe('HttpClient.get with a per-attempt timeout', { timeout: 20_000 }, () =>
     const expected = `${Array.from({ length: 200 }, (_, i) => `${i},`).join('')}end`;
     assert.equal(response.body.toString(), expected);
     assert.equal(response.contentType, 'text/plain');
+  });
+
+  it('skips an informational 1xx response and reads the one after it', async () => {
+    const response = await client.get(new URL(`${base}/early`), new AbortController().signal);
+    assert.equal(response.status, 200);
+    assert.equal(response.body.toString(), '<title>after hints</title>');
   });
 
   it('refuses a body over the cap, whether declared by content-length or streamed', async () => {
