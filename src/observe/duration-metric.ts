@@ -1,11 +1,24 @@
 import type { Histogram, Registry } from 'prom-client';
 
-/** One exposition value, as a prom-client registry reads it from `get()`. */
+/** One exposition value, as a prom-client registry reads it (`get()`, `getForPromString()`). */
 export interface DurationValue {
   metricName: string;
-  labels: { le?: number | string; component: string };
+  labels: { le?: number | string; component?: string };
+  /** Only in `getForPromString()`: labels the registry formats once per object and caches. */
+  sharedLabels?: { component: string };
   value: number;
 }
+
+interface DurationMetricObject {
+  name: string;
+  help: string;
+  type: 'histogram';
+  aggregator: 'sum';
+  values: DurationValue[];
+}
+
+const NO_LABELS = Object.freeze({});
+const INF = Object.freeze({ le: '+Inf' });
 
 /** One component's series of the duration histogram: what prom-client keeps per label set. */
 export class DurationSeries {
@@ -32,24 +45,33 @@ export class DurationSeries {
     this.#count++;
   }
 
-  /** The exposition values of this series, in prom-client's order: buckets, +Inf, sum, count. */
-  values(name: string, into: DurationValue[]): void {
+  /**
+   * The exposition values of this series, in prom-client's order: buckets, +Inf, sum, count.
+   * `shared`: the series' labels as `sharedLabels` (one object the registry formats once and
+   * caches, as prom-client's own histograms do); otherwise merged into each value's labels.
+   */
+  values(
+    name: string,
+    bucketLabels: readonly object[],
+    shared: boolean,
+    into: DurationValue[],
+  ): void {
     // As prom-client: a label set appears from its first observation (and again after a reset).
     if (this.#count === 0) return;
-    const { component } = this.labels;
+    const series = this.labels;
+    const value = (metricName: string, own: object, v: number): DurationValue =>
+      shared
+        ? { metricName, labels: own as DurationValue['labels'], sharedLabels: series, value: v }
+        : { metricName, labels: { ...own, ...series }, value: v };
     let cumulative = 0;
     for (let i = 0; i < this.#bounds.length; i++) {
       cumulative += this.#counts[i]!;
-      into.push({
-        metricName: `${name}_bucket`,
-        labels: { le: this.#bounds[i]!, component },
-        value: cumulative,
-      });
+      into.push(value(`${name}_bucket`, bucketLabels[i]!, cumulative));
     }
     into.push(
-      { metricName: `${name}_bucket`, labels: { le: '+Inf', component }, value: this.#count },
-      { metricName: `${name}_sum`, labels: { component }, value: this.#sum },
-      { metricName: `${name}_count`, labels: { component }, value: this.#count },
+      value(`${name}_bucket`, INF, this.#count),
+      value(`${name}_sum`, NO_LABELS, this.#sum),
+      value(`${name}_count`, NO_LABELS, this.#count),
     );
   }
 
@@ -75,6 +97,8 @@ export class DurationMetric {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
   readonly #bounds: readonly number[];
+  /** `{ le }` per bound, made once: the registry only reads them. */
+  readonly #bucketLabels: readonly object[];
   readonly #series = new Map<string, DurationSeries>();
 
   constructor(options: {
@@ -94,6 +118,7 @@ export class DurationMetric {
       }
     }
     this.#bounds = [...bounds];
+    this.#bucketLabels = this.#bounds.map((le) => Object.freeze({ le }));
     for (const registry of options.registers) {
       registry.registerMetric(this as unknown as Histogram<'component'>);
     }
@@ -109,15 +134,24 @@ export class DurationMetric {
     return series;
   }
 
-  async get(): Promise<{
-    name: string;
-    help: string;
-    type: 'histogram';
-    aggregator: 'sum';
-    values: DurationValue[];
-  }> {
+  /** The metric with every value's labels complete (`registry.getMetricsAsJSON()`). */
+  async get(): Promise<DurationMetricObject> {
+    return this.#object(false);
+  }
+
+  /**
+   * What the registry renders the text exposition from when a metric has it (prom-client's own
+   * histograms do): the series' labels shared per series, so they are formatted once per scrape.
+   */
+  async getForPromString(): Promise<DurationMetricObject> {
+    return this.#object(true);
+  }
+
+  #object(shared: boolean): DurationMetricObject {
     const values: DurationValue[] = [];
-    for (const series of this.#series.values()) series.values(this.name, values);
+    for (const series of this.#series.values()) {
+      series.values(this.name, this.#bucketLabels, shared, values);
+    }
     return { name: this.name, help: this.help, type: 'histogram', aggregator: 'sum', values };
   }
 
